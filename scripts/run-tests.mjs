@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const testRoot = join(root, 'dist', 'test');
+// GEARBOX_DIST lets several people build into their own folders side by side.
+const testRoot = join(process.env.GEARBOX_DIST ?? join(root, 'dist'), 'test');
 const filters = process.argv.slice(2);
 
 function list(dir) {
@@ -25,8 +26,10 @@ const files = list(testRoot)
   .filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p)))
   .sort();
 if (files.length === 0) {
-  console.error(`run-tests: no test files found under ${relative(root, testRoot)}` +
-    (filters.length ? ` matching ${filters.join(', ')}` : ''));
+  console.error(
+    `run-tests: no test files found under ${relative(root, testRoot)}` +
+      (filters.length ? ` matching ${filters.join(', ')}` : ''),
+  );
   process.exit(1);
 }
 
@@ -38,11 +41,14 @@ const result = spawnSync(
   { stdio: 'inherit', env: { ...process.env, GEARBOX_SKIP_FILE: skipFile } },
 );
 let skipped = [];
-if (existsSync(skipFile)) skipped = [...new Set(readFileSync(skipFile, 'utf8').split('\n').filter(Boolean))];
+if (existsSync(skipFile))
+  skipped = [...new Set(readFileSync(skipFile, 'utf8').split('\n').filter(Boolean))];
 rmSync(skipDir, { recursive: true, force: true });
 if (skipped.length > 0) {
   const bar = '!'.repeat(78);
-  console.error(`\n${bar}\n!! SKIPPED because a service or tool is missing (set the variables to run them):`);
+  console.error(
+    `\n${bar}\n!! SKIPPED because a service or tool is missing (set the variables to run them):`,
+  );
   for (const line of skipped) console.error(`!!   ${line}`);
   console.error(`${bar}\n`);
 }

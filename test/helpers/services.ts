@@ -10,13 +10,7 @@ import { connect } from 'node:net';
 
 /** Something a test may need. */
 export type ServiceName =
-  | 'postgres'
-  | 'mysql'
-  | 'redis'
-  | 'gearmand'
-  | 'gearman-tools'
-  | 'php-gearman'
-  | 'perl-gearman';
+  'postgres' | 'mysql' | 'redis' | 'gearmand' | 'gearman-tools' | 'php-gearman' | 'perl-gearman';
 
 /** Connection URLs of the databases, from the environment or the machine's defaults. */
 export const serviceUrls = {
@@ -61,8 +55,7 @@ const probes: Record<ServiceName, () => Promise<boolean>> = {
   gearmand: () => runs(tools.gearmand, ['--version']),
   'gearman-tools': async () =>
     (await runs(tools.gearman, ['-H'])) && (await runs(tools.gearadmin, ['--help'])),
-  'php-gearman': () =>
-    runs(tools.php, ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
+  'php-gearman': () => runs(tools.php, ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
   'perl-gearman': () => runs(tools.perl, ['-MGearman::Client', '-MGearman::Worker', '-e', '1']),
 };
 
