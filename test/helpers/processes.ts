@@ -1,0 +1,114 @@
+/**
+ * Starting and stopping the servers tests talk to: `gearbox server` (the compiled CLI) and
+ * Debian's `gearmand`, each on a free loopback port, each stopped by its PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { tools } from './services.js';
+
+/** The compiled CLI entry point, next to this compiled helper (works for any outDir). */
+export const gearboxMain = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Asks the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** Resolves once something accepts TCP connections on the port, or rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline && attempt < 1000; attempt++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+/** A server process started for a test. */
+export interface RunningServer {
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+  /** Stops it by its PID (SIGTERM, then SIGKILL after 5 s) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function track(child: ChildProcess, port: number): RunningServer {
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    port,
+    process: child,
+    stderr: () => err,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        process.kill(child.pid, signal);
+        const timer = setTimeout(() => {
+          if (child.pid !== undefined && child.exitCode === null)
+            process.kill(child.pid, 'SIGKILL');
+        }, 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+async function start(file: string, args: string[], port: number): Promise<RunningServer> {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = track(child, port);
+  try {
+    await Promise.race([
+      waitForPort(port),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`${file} exited with ${String(code)}: ${server.stderr()}`);
+      }),
+    ]);
+  } catch (err) {
+    await server.stop('SIGKILL');
+    throw err;
+  }
+  return server;
+}
+
+/** Starts `gearbox server` on a free port; `args` are extra server flags. */
+export async function startGearbox(args: string[] = []): Promise<RunningServer> {
+  const port = await freePort();
+  return start(
+    process.execPath,
+    [gearboxMain, 'server', '-L', '127.0.0.1', '-p', String(port), ...args],
+    port,
+  );
+}
+
+/** Starts Debian's gearmand on a free port; `args` are extra gearmand flags. */
+export async function startGearmand(args: string[] = []): Promise<RunningServer> {
+  const port = await freePort();
+  return start(
+    tools.gearmand,
+    ['-L', '127.0.0.1', '-p', String(port), '-l', 'stderr', ...args],
+    port,
+  );
+}
