@@ -19,6 +19,10 @@ const SUBCOMMANDS: Record<
     load: () => import('./worker.js'),
   },
   admin: { summary: 'administer servers, like `gearadmin`', load: () => import('./admin.js') },
+  scheduler: {
+    summary: 'run the delayed-job service (gearbox.schedule and friends)',
+    load: () => import('./scheduler.js'),
+  },
 };
 
 function usage(): string {
