@@ -1,0 +1,149 @@
+import type { Socket } from 'node:net';
+import {
+  Decoder,
+  type DecoderLimits,
+  type DecoderSink,
+  type Packet,
+  type TextLine,
+} from '../../protocol/decoder.js';
+import type { ConnectionInfo } from '../core/effects.js';
+import { OutputQueue } from './output-queue.js';
+
+/** What a connection reports to the server that owns it. */
+export interface ConnectionHost {
+  /** A binary packet arrived on an open connection. */
+  packet(conn: Connection, packet: Packet): void;
+  /** An admin text line arrived on an open connection. */
+  text(conn: Connection, line: TextLine): void;
+}
+
+/*
+ * States of a connection:
+ *
+ *   OPEN      reading and writing
+ *     ├─ core says close / protocol error → CLOSING (read no more; flush, then end the socket)
+ *     └─ output over the cap / socket error → DEAD (destroyed at once)
+ *   CLOSING   waits for holds to be released and output to be written, then ends → DEAD
+ *   DEAD      the socket is destroyed or closing; packets and sends are ignored. The server calls
+ *             core.disconnect once, from the socket's 'close' event.
+ */
+const ConnState = { OPEN: 0, CLOSING: 1, DEAD: 2 } as const;
+type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+/** Below this many bytes, one flush's chunks are joined into one buffer before writing. */
+const JOIN_LIMIT = 256 * 1024;
+
+/**
+ * One accepted socket: its decoder, its ordered output (with holds for store commits) and its
+ * flow control. The owning server applies the core's effects to it.
+ */
+export class Connection implements DecoderSink {
+  private readonly decoder: Decoder;
+  /** Unsent output, in reply order. */
+  readonly output = new OutputQueue();
+  private state: ConnState = ConnState.OPEN;
+  /** Set while this connection is on the server's list of connections to flush. */
+  flushQueued = false;
+  /** Whether reading is paused because the peer is far behind in reading its replies. */
+  private readPaused = false;
+  /** The socket's own unsent bytes at the last flush. */
+  private socketBacklog = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly info: ConnectionInfo,
+    /** `host:port` of the peer, for logs. */
+    readonly peer: string,
+    limits: DecoderLimits,
+    private readonly host: ConnectionHost,
+  ) {
+    this.decoder = new Decoder(this, limits);
+  }
+
+  /** Whether packets from this connection are still processed. */
+  get open(): boolean {
+    return this.state === ConnState.OPEN;
+  }
+
+  /** Whether the connection is gone or going (sends to it are dropped). */
+  get dead(): boolean {
+    return this.state === ConnState.DEAD;
+  }
+
+  /** Bytes owed to the peer: queued here plus buffered in the socket. */
+  get unsentBytes(): number {
+    return this.output.pendingBytes + this.socketBacklog;
+  }
+
+  /** Feeds received bytes to the decoder; throws its ProtocolError. */
+  receive(chunk: Buffer): void {
+    if (this.state !== ConnState.OPEN) return;
+    this.decoder.push(chunk);
+  }
+
+  /** @internal Decoder callback. */
+  packet(packet: Packet): void {
+    if (this.state === ConnState.OPEN) this.host.packet(this, packet);
+  }
+
+  /** @internal Decoder callback. */
+  text(line: TextLine): void {
+    if (this.state === ConnState.OPEN) this.host.text(this, line);
+  }
+
+  /**
+   * Writes the ready output to the socket, joined into one write so that a turn's replies cost
+   * one syscall. Returns the socket's backlog afterwards.
+   */
+  flush(): number {
+    this.flushQueued = false;
+    if (this.state === ConnState.DEAD) return 0;
+    if (this.output.hasReady) {
+      const { chunks, bytes } = this.output.take();
+      const socket = this.socket;
+      if (chunks.length === 1) socket.write(chunks[0] as Buffer);
+      else if (bytes <= JOIN_LIMIT) socket.write(Buffer.concat(chunks, bytes));
+      else {
+        // Large payloads: hand them over without copying, as one writev.
+        socket.cork();
+        for (const chunk of chunks) socket.write(chunk);
+        process.nextTick(() => socket.uncork());
+      }
+    }
+    this.socketBacklog = this.socket.writableLength;
+    if (this.state === ConnState.CLOSING && !this.output.holding && !this.output.hasReady) {
+      this.state = ConnState.DEAD;
+      this.socket.end(() => this.socket.destroy());
+    }
+    return this.socketBacklog;
+  }
+
+  /** Stops reading until the socket drains (the peer is not keeping up with its replies). */
+  pauseReading(): void {
+    if (this.readPaused || this.state === ConnState.DEAD) return;
+    this.readPaused = true;
+    this.socket.pause();
+    this.socket.once('drain', () => this.resumeReading());
+  }
+
+  private resumeReading(): void {
+    this.socketBacklog = this.socket.writableLength;
+    if (!this.readPaused || this.state !== ConnState.OPEN) return;
+    this.readPaused = false;
+    this.socket.resume();
+  }
+
+  /** Reads no more; once pending output (and holds) are flushed the socket is ended. */
+  closeAfterFlush(): void {
+    if (this.state !== ConnState.OPEN) return;
+    this.state = ConnState.CLOSING;
+    this.socket.pause();
+  }
+
+  /** Destroys the socket now, dropping unsent output. */
+  destroy(): void {
+    if (this.state === ConnState.DEAD && this.socket.destroyed) return;
+    this.state = ConnState.DEAD;
+    this.socket.destroy();
+  }
+}

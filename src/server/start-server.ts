@@ -1,0 +1,161 @@
+/**
+ * The server as a library call: `startServer(config)` opens the job store, replays its jobs
+ * into a fresh core, binds the listeners and returns a handle to stop it.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { ServerCore } from './core/server-core.js';
+import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js';
+import { NetServer } from './net/net-server.js';
+import { Logger } from './net/logger.js';
+import type { JobStore } from '../storage/job-store.js';
+import type { QueueConfig } from '../storage/queue-config.js';
+
+/** A running Gearbox job server. */
+export interface GearboxServer {
+  /** The bound addresses (one per `-L`), with the actual port when 0 was asked for. */
+  readonly addresses: AddressInfo[];
+  /** The port of the first address. */
+  readonly port: number;
+  /** The core, for read-only views (metrics, dashboard). */
+  readonly core: ServerCore;
+  /** What the store is, e.g. `sqlite:/var/lib/gearbox/queue.sqlite`, or `builtin`. */
+  readonly storeDescription: string;
+  /** Resolves once the server has stopped (by `close()`, admin `shutdown`, …). */
+  readonly closed: Promise<void>;
+  /**
+   * Stops it: closes the listeners; `graceful` waits up to `timeoutMs` (default: the config's
+   * `shutdownTimeoutMs`) for running jobs; then closes connections and flushes the store.
+   */
+  close(options?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
+}
+
+/** Extra parts a caller may supply instead of the ones built from the config. */
+export interface StartServerOptions {
+  /** Where log lines go; default a {@link Logger} built from `logFile` and `verbose`. */
+  readonly logger?: Logger;
+}
+
+/** Gearbox's version, from package.json when it can be found next to the build. */
+export function gearboxVersion(): string {
+  let dir = new URL('.', import.meta.url);
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'gearbox' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; look one folder up
+    }
+    dir = new URL('..', dir);
+  }
+  return '0.0.0';
+}
+
+/** Opens the configured store; `builtin` means none (jobs live in memory only). */
+function openStore(queue: QueueConfig, logger: Logger): Promise<JobStore | undefined> {
+  if (queue.type === 'builtin') return Promise.resolve(undefined);
+  // Hook for the storage layer's createStore(); until it lands only `builtin` is available.
+  logger.log('ERROR', `queue type ${queue.type} is not available in this build`);
+  return Promise.reject(
+    new ConfigError('UNSUPPORTED', `queue type ${queue.type} is not available in this build`),
+  );
+}
+
+/**
+ * Starts a job server. `config` fields not given take their defaults (127.0.0.1:4730, builtin
+ * queue). Rejects with a `ConfigError`, a `NetError` (cannot listen) or a `StoreError`
+ * (cannot open or replay the store).
+ */
+export async function startServer(
+  config: Partial<ServerConfig> = {},
+  options: StartServerOptions = {},
+): Promise<GearboxServer> {
+  const full: ServerConfig = { ...defaultServerConfig(), ...config };
+  const ownLogger = options.logger === undefined;
+  const logger = options.logger ?? new Logger(full.logFile, full.verbose);
+  let store: JobStore | undefined;
+  let net: NetServer | undefined;
+  try {
+    store = await openStore(full.queue, logger);
+    const core = new ServerCore(
+      {
+        handlePrefix: full.jobHandlePrefix,
+        jobRetries: full.jobRetries,
+        roundRobin: full.roundRobin,
+        wakeWorkers: full.workerWakeup,
+        exceptions: full.exceptions,
+        durable: store !== undefined,
+        version: `1.1.20+gearbox-${gearboxVersion()}`,
+        pid: process.pid,
+        verbose: full.verbose,
+      },
+      { now: () => Date.now() },
+    );
+    if (store) {
+      await store.open();
+      let replayed = 0;
+      for await (const job of store.replay()) {
+        core.restore(job);
+        replayed++;
+      }
+      logger.log('NOTICE', `${store.description}: replayed ${replayed} job(s)`);
+    }
+    net = new NetServer(core, store, logger, {
+      listen: full.listen,
+      port: full.port,
+      backlog: full.backlog,
+      limits: { maxPacketSize: full.maxPacketSize, maxLineLength: full.maxLineLength },
+      maxOutputBuffer: full.maxOutputBuffer,
+      keepalive: full.keepalive,
+    });
+    await net.listen();
+    if (full.user !== undefined) switchUser(full.user);
+    logger.log('NOTICE', `Starting up with pid ${process.pid}, verbose is set to ${full.verbose}`);
+    const running = net;
+    const closed = ownLogger ? net.closed.then(() => logger.close()) : net.closed;
+    const addresses = net.addresses;
+    return {
+      addresses,
+      port: addresses[0]?.port ?? full.port,
+      core,
+      storeDescription: store?.description ?? 'builtin',
+      closed,
+      close: async (opts = {}) => {
+        await running.close({ timeoutMs: full.shutdownTimeoutMs, ...opts });
+        await closed;
+      },
+    };
+  } catch (err) {
+    if (net) await net.close();
+    else await store?.close().catch(() => undefined);
+    if (ownLogger) await logger.close();
+    throw err;
+  }
+}
+
+function switchUser(user: string): void {
+  if (typeof process.setuid !== 'function' || typeof process.getuid !== 'function') {
+    throw new ConfigError('UNSUPPORTED', `-u ${user}: this platform cannot switch users`);
+  }
+  if (process.getuid() !== 0) {
+    throw new ConfigError('UNSUPPORTED', `-u ${user}: only root can switch users`);
+  }
+  try {
+    // The user's primary group, from /etc/passwd, so files are not created as group root.
+    const entry = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((line) => line.split(':'))
+      .find((fields) => fields[0] === user);
+    const gid = entry?.[3] === undefined ? undefined : Number(entry[3]);
+    if (gid !== undefined && process.setgid && process.setgroups) {
+      process.setgroups([gid]);
+      process.setgid(gid);
+    }
+    process.setuid(user);
+  } catch (err) {
+    throw new ConfigError('BAD_VALUE', `-u ${user}: ${(err as Error).message}`, { cause: err });
+  }
+}
