@@ -1,0 +1,92 @@
+import type { Priority } from '../../protocol/packet-types.js';
+import type { FunctionQueue } from './function-queue.js';
+
+/**
+ * Where a job is in its life:
+ *
+ *   PENDING  a durable background job whose store commit has not settled: known for coalescing,
+ *            not runnable, no handle given out yet
+ *   DELAYED  an epoch/scheduled job waiting for its time, kept in the time-ordered heap
+ *   QUEUED   in its function's priority list, runnable
+ *   RUNNING  assigned to a worker
+ *   DONE     gone: completed, failed, cancelled and skipped, or dropped
+ */
+export const JobState = { PENDING: 0, DELAYED: 1, QUEUED: 2, RUNNING: 3, DONE: 4 } as const;
+/** One of {@link JobState}. */
+export type JobState = (typeof JobState)[keyof typeof JobState];
+
+/** Payloads up to this size are kept as latin1 strings: far smaller than a Buffer object each. */
+const SMALL_PAYLOAD = 128;
+
+/** Fields only some jobs need, kept out of line so an ordinary queued job stays small. */
+interface JobExtras {
+  /** The reducer of a reduce job. */
+  reducer?: string;
+  /** The last WORK_STATUS numerator and denominator (byte strings). */
+  numerator?: string;
+  denominator?: string;
+}
+
+/**
+ * One job. Byte strings (function, unique, reducer) hold one character per byte, exactly as
+ * they arrived. The object is kept compact because a million of them may sit in a queue.
+ */
+export class Job {
+  /** The next job in the same priority list (an intrusive singly linked list). */
+  next: Job | undefined = undefined;
+  state: JobState;
+  /** Set when the job was abandoned by all its foreground clients or cancelled. */
+  ignored = false;
+  /** Whether a CAN_DO_TIMEOUT timer is armed for the current assignment. */
+  timerArmed = false;
+  retries = 0;
+  /** The worker connection running the job. */
+  worker: number | undefined = undefined;
+  /** Attached foreground clients, one entry per submission (gearmand sends each one a copy). */
+  clients: number[] | undefined = undefined;
+  /** The store token while PENDING. */
+  token = 0;
+  /** The store row key while the job is in the store; cleared once the row is deleted. */
+  storeKey: string | undefined;
+  extras: JobExtras | undefined = undefined;
+  private readonly payload: Buffer | string;
+
+  constructor(
+    /** The number in the handle `<prefix>:<id>`. */
+    readonly id: number,
+    readonly fn: FunctionQueue,
+    readonly unique: string,
+    data: Buffer,
+    readonly priority: Priority,
+    readonly background: boolean,
+    /** Unix seconds before which the job must not run (0 = now). */
+    readonly when: number,
+    state: JobState,
+  ) {
+    this.state = state;
+    this.payload = data.length <= SMALL_PAYLOAD ? data.toString('latin1') : Buffer.from(data);
+  }
+
+  /** The workload bytes (a fresh buffer for small payloads). */
+  get data(): Buffer {
+    const payload = this.payload;
+    return typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
+  }
+
+  /** The key this job is coalesced under in its function: `-` keys on the payload. */
+  get coalesceKey(): string | undefined {
+    if (this.unique === '') return undefined;
+    if (this.unique !== '-') return this.unique;
+    const payload = this.payload;
+    return typeof payload === 'string' ? payload : payload.toString('latin1');
+  }
+
+  get reducer(): string | undefined {
+    return this.extras?.reducer;
+  }
+
+  /** Sets fields that only some jobs carry. */
+  extend(extras: JobExtras): void {
+    this.extras = { ...this.extras, ...extras };
+  }
+}
