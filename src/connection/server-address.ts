@@ -1,0 +1,83 @@
+/** The Gearman port registered with IANA. */
+export const DEFAULT_PORT = 4730;
+
+/** Where a job server listens. */
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * What callers may pass as servers: `"host"`, `"host:port"`, `"[::1]:4730"`, a comma-separated
+ * list of those, an address object, or an array of any of these.
+ */
+export type ServerList = string | ServerAddress | ReadonlyArray<string | ServerAddress>;
+
+function parseOne(text: string): ServerAddress {
+  const s = text.trim();
+  let host = s;
+  let portText: string | undefined;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close === -1) throw new TypeError(`invalid server address '${text}': missing ']'`);
+    host = s.slice(1, close);
+    const rest = s.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) throw new TypeError(`invalid server address '${text}'`);
+      portText = rest.slice(1);
+    }
+  } else {
+    const colon = s.lastIndexOf(':');
+    // More than one colon without brackets is a bare IPv6 address, not host:port.
+    if (colon !== -1 && s.indexOf(':') === colon) {
+      host = s.slice(0, colon);
+      portText = s.slice(colon + 1);
+    }
+  }
+  if (host === '') throw new TypeError(`invalid server address '${text}': empty host`);
+  return { host, port: portText === undefined ? DEFAULT_PORT : parsePort(portText, text) };
+}
+
+function parsePort(portText: string, whole: string): number {
+  if (!/^\d{1,5}$/.test(portText)) throw new TypeError(`invalid port in server address '${whole}'`);
+  const port = Number(portText);
+  if (port < 1 || port > 65535) throw new TypeError(`port out of range in '${whole}'`);
+  return port;
+}
+
+function checkAddress(address: ServerAddress): ServerAddress {
+  if (typeof address.host !== 'string' || address.host === '')
+    throw new TypeError('server host must be a non-empty string');
+  if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65535)
+    throw new TypeError(`server port must be an integer from 1 to 65535, got ${address.port}`);
+  return { host: address.host, port: address.port };
+}
+
+/**
+ * Normalises a server list; throws a `TypeError` for anything malformed or for an empty list.
+ *
+ * @example parseServers('10.0.0.1:4730,10.0.0.2') // two servers, both on port 4730
+ */
+export function parseServers(servers: ServerList | undefined): ServerAddress[] {
+  const items =
+    servers === undefined ? ['127.0.0.1'] : Array.isArray(servers) ? servers : [servers];
+  const out: ServerAddress[] = [];
+  for (const item of items as ReadonlyArray<string | ServerAddress>) {
+    if (typeof item === 'string') {
+      for (const part of item.split(',')) if (part.trim() !== '') out.push(parseOne(part));
+    } else if (item !== null && typeof item === 'object') {
+      out.push(checkAddress(item));
+    } else {
+      throw new TypeError(`invalid server entry: ${String(item)}`);
+    }
+  }
+  if (out.length === 0) throw new TypeError('at least one server is needed');
+  return out;
+}
+
+/** `host:port`, bracketing IPv6 hosts. */
+export function formatAddress(address: ServerAddress): string {
+  return address.host.includes(':')
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
+}
