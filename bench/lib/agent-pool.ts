@@ -1,0 +1,99 @@
+/**
+ * The parent's side of the load-generator processes: forks them, runs phases across them, and
+ * stops them by PID.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BenchError } from './bench-error.js';
+import type { AgentCommand, AgentReply, Task, TaskResult } from './tasks.js';
+
+const agentScript = fileURLToPath(new URL('../agent.js', import.meta.url));
+
+/** One forked load-generator process. */
+export class Agent {
+  private readonly child: ChildProcess;
+  private waiting: { resolve: (r: AgentReply) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(readonly name: string) {
+    this.child = fork(agentScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (message: AgentReply) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.resolve(message);
+    });
+    this.child.on('exit', (code, signal) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.reject(
+        new BenchError('AGENT_FAILED', `agent ${name} exited (${code ?? signal ?? 'unknown'})`),
+      );
+    });
+  }
+
+  /** Sends a command and waits for the agent's one reply to it. */
+  ask(command: AgentCommand, timeoutMs: number): Promise<AgentReply> {
+    return new Promise<AgentReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(
+          new BenchError('TIMEOUT', `agent ${this.name} did not answer within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.waiting = {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.child.send(command);
+    });
+  }
+
+  /** Asks the agent to leave, then stops it by PID if it has not gone within a second. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.child.connected) this.child.send({ kind: 'exit' } satisfies AgentCommand);
+    const timer = setTimeout(() => {
+      if (this.child.pid !== undefined && this.child.exitCode === null)
+        process.kill(this.child.pid, 'SIGKILL');
+    }, 1000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function expect<K extends AgentReply['kind']>(
+  agent: Agent,
+  reply: AgentReply,
+  kind: K,
+): Extract<AgentReply, { kind: K }> {
+  if (reply.kind === 'error')
+    throw new BenchError('AGENT_FAILED', `agent ${agent.name}: ${reply.message}`);
+  if (reply.kind !== kind)
+    throw new BenchError('AGENT_FAILED', `agent ${agent.name} answered ${reply.kind}, not ${kind}`);
+  return reply as Extract<AgentReply, { kind: K }>;
+}
+
+/** Some agents and the tasks each runs in one phase. */
+export type PhasePlan = ReadonlyArray<readonly [Agent, readonly Task[]]>;
+
+/**
+ * Runs one phase: every agent connects its tasks, then all start at once; resolves with each
+ * agent's results, in plan order.
+ */
+export async function runPhase(plan: PhasePlan, timeoutMs: number): Promise<TaskResult[][]> {
+  const setupTimeout = 30_000;
+  const ready = await Promise.all(
+    plan.map(([agent, tasks]) => agent.ask({ kind: 'setup', tasks, timeoutMs }, setupTimeout)),
+  );
+  plan.forEach(([agent], i) => expect(agent, ready[i] as AgentReply, 'ready'));
+  const done = await Promise.all(
+    plan.map(([agent]) => agent.ask({ kind: 'go' }, timeoutMs + 5_000)),
+  );
+  return plan.map(([agent], i) => expect(agent, done[i] as AgentReply, 'done').results);
+}

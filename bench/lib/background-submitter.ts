@@ -1,0 +1,104 @@
+import { PacketType, packetName, request } from '../../src/protocol/index.js';
+import { BenchError } from './bench-error.js';
+import { RawConnection } from './raw-connection.js';
+import {
+  wallClockMs,
+  type BackgroundSubmitTask,
+  type PreparedTask,
+  type TaskResult,
+} from './tasks.js';
+
+/** How many submits go out in one write: big enough to amortise syscalls, small next to a window. */
+const MAX_BATCH = 128;
+
+/**
+ * Connects the submitters of a {@link BackgroundSubmitTask}. Every job has an empty unique id,
+ * so the server never coalesces two of them and each submit creates one job.
+ */
+export async function prepareBackgroundSubmit(task: BackgroundSubmitTask): Promise<PreparedTask> {
+  const packet = request(
+    PacketType.SUBMIT_JOB_BG,
+    task.functionName,
+    '',
+    Buffer.alloc(task.payloadBytes, 0x61),
+  );
+  const batchSize = Math.max(1, Math.min(MAX_BATCH, Math.floor(task.window / 4)));
+  const batch = Buffer.concat(new Array<Buffer>(batchSize).fill(packet));
+
+  const submitters = await Promise.all(
+    Array.from({ length: task.connections }, () =>
+      openSubmitter(task, packet.length, batch, batchSize),
+    ),
+  );
+  return {
+    async start() {
+      const startedAt = wallClockMs();
+      const counts = await Promise.all(submitters.map((s) => s.run()));
+      const finishedAt = wallClockMs();
+      const result: TaskResult = {
+        kind: 'bg-submit',
+        sent: counts.reduce((a, c) => a + c.sent, 0),
+        counted: counts.reduce((a, c) => a + c.created, 0),
+        startedAt,
+        finishedAt,
+      };
+      return result;
+    },
+    close() {
+      for (const s of submitters) s.connection.close();
+    },
+  };
+}
+
+interface Submitter {
+  readonly connection: RawConnection;
+  run(): Promise<{ sent: number; created: number }>;
+}
+
+async function openSubmitter(
+  task: BackgroundSubmitTask,
+  packetLength: number,
+  batch: Buffer,
+  batchSize: number,
+): Promise<Submitter> {
+  const total = task.jobsPerConnection;
+  let sent = 0;
+  let created = 0;
+  let resolveRun: ((v: { sent: number; created: number }) => void) | undefined;
+  let rejectRun: ((err: Error) => void) | undefined;
+
+  const pump = (): void => {
+    while (sent < total && sent - created + batchSize <= task.window) {
+      const n = Math.min(batchSize, total - sent);
+      connection.send(n === batchSize ? batch : batch.subarray(0, n * packetLength));
+      sent += n;
+    }
+  };
+
+  const connection = await RawConnection.open(task.port, (packet) => {
+    if (packet.type === PacketType.JOB_CREATED) {
+      created++;
+      if (created === total) resolveRun?.({ sent, created });
+      else if (sent - created + batchSize <= task.window) pump();
+      return;
+    }
+    const detail =
+      packet.type === PacketType.ERROR ? `: ${packet.args.map((a) => a.toString()).join(' ')}` : '';
+    rejectRun?.(
+      new BenchError('SERVER_ERROR', `submitter got ${packetName(packet.type)}${detail}`),
+    );
+  });
+  connection.onFailure((err) => rejectRun?.(err));
+
+  return {
+    connection,
+    run() {
+      return new Promise((resolve, reject) => {
+        resolveRun = resolve;
+        rejectRun = reject;
+        if (total === 0) resolve({ sent, created });
+        else pump();
+      });
+    },
+  };
+}

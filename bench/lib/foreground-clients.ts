@@ -1,0 +1,127 @@
+import { PacketType, packetName, request } from '../../src/protocol/index.js';
+import { BenchError } from './bench-error.js';
+import { RawConnection } from './raw-connection.js';
+import {
+  wallClockMs,
+  type ForegroundClientsTask,
+  type PreparedTask,
+  type TaskResult,
+} from './tasks.js';
+
+/**
+ * Connects the clients of a {@link ForegroundClientsTask}. Each keeps `window` SUBMIT_JOBs in
+ * flight and counts a job when its WORK_COMPLETE arrives; a job's latency runs from its submit
+ * to its WORK_COMPLETE.
+ */
+export async function prepareForegroundClients(task: ForegroundClientsTask): Promise<PreparedTask> {
+  const packet = request(
+    PacketType.SUBMIT_JOB,
+    task.functionName,
+    '',
+    Buffer.alloc(task.payloadBytes, 0x63),
+  );
+  const clients = await Promise.all(
+    Array.from({ length: task.count }, () => openClient(task, packet)),
+  );
+  return {
+    async start() {
+      const startedAt = wallClockMs();
+      const outcomes = await Promise.all(clients.map((c) => c.run()));
+      const finishedAt = wallClockMs();
+      const result: TaskResult = {
+        kind: 'fg-clients',
+        sent: outcomes.reduce((a, o) => a + o.sent, 0),
+        counted: outcomes.reduce((a, o) => a + o.completed, 0),
+        startedAt,
+        finishedAt,
+        ...(task.recordLatency ? { latenciesUs: outcomes.flatMap((o) => o.latenciesUs) } : {}),
+      };
+      return result;
+    },
+    close() {
+      for (const c of clients) c.connection.close();
+    },
+  };
+}
+
+interface ClientOutcome {
+  sent: number;
+  completed: number;
+  latenciesUs: number[];
+}
+
+interface Client {
+  readonly connection: RawConnection;
+  run(): Promise<ClientOutcome>;
+}
+
+async function openClient(task: ForegroundClientsTask, packet: Buffer): Promise<Client> {
+  const total = task.jobsPerClient;
+  const outcome: ClientOutcome = { sent: 0, completed: 0, latenciesUs: [] };
+  // JOB_CREATED answers submits in order, so send times wait in a FIFO until their handle is known.
+  const sendTimes: number[] = [];
+  let sendHead = 0;
+  const byHandle = new Map<string, number>();
+  let resolveRun: ((o: ClientOutcome) => void) | undefined;
+  let rejectRun: ((err: Error) => void) | undefined;
+
+  const submitOne = (): void => {
+    sendTimes.push(performance.now());
+    outcome.sent++;
+    connection.send(packet);
+  };
+
+  const connection = await RawConnection.open(task.port, (p) => {
+    switch (p.type) {
+      case PacketType.JOB_CREATED: {
+        const sentAt = sendTimes[sendHead++];
+        if (sendHead > 4096) {
+          sendTimes.splice(0, sendHead);
+          sendHead = 0;
+        }
+        byHandle.set((p.args[0] as Buffer).toString('latin1'), sentAt ?? performance.now());
+        return;
+      }
+      case PacketType.WORK_COMPLETE: {
+        const handle = (p.args[0] as Buffer).toString('latin1');
+        const sentAt = byHandle.get(handle);
+        if (sentAt === undefined) {
+          rejectRun?.(new BenchError('SERVER_ERROR', `WORK_COMPLETE for unknown handle ${handle}`));
+          return;
+        }
+        byHandle.delete(handle);
+        if (task.recordLatency) outcome.latenciesUs.push((performance.now() - sentAt) * 1000);
+        outcome.completed++;
+        if (outcome.completed === total) resolveRun?.(outcome);
+        else if (outcome.sent < total) submitOne();
+        return;
+      }
+      case PacketType.WORK_STATUS:
+      case PacketType.WORK_DATA:
+      case PacketType.WORK_WARNING:
+        return;
+      default: {
+        const detail =
+          p.type === PacketType.ERROR ? `: ${p.args.map((a) => a.toString()).join(' ')}` : '';
+        rejectRun?.(new BenchError('SERVER_ERROR', `client got ${packetName(p.type)}${detail}`));
+      }
+    }
+  });
+  connection.onFailure((err) => rejectRun?.(err));
+
+  return {
+    connection,
+    run() {
+      return new Promise((resolve, reject) => {
+        resolveRun = resolve;
+        rejectRun = reject;
+        if (total === 0) {
+          resolve(outcome);
+          return;
+        }
+        const first = Math.min(task.window, total);
+        for (let i = 0; i < first; i++) submitOne();
+      });
+    },
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * The benchmark's scenarios. Each runs against one freshly started server, drives load from the
+ * agent processes, and returns its figures. Throughput is jobs counted divided by the wall time
+ * from the first task's start to the last counted job.
+ */
+import { runPhase, type Agent, type PhasePlan } from './agent-pool.js';
+import { BenchError } from './bench-error.js';
+import type { ServerProcess } from './servers.js';
+import type { Task, TaskResult } from './tasks.js';
+
+/** How many jobs each scenario uses. */
+export interface Sizes {
+  /** Background submits of 100 bytes. */
+  readonly bgJobs: number;
+  /** Jobs submitted by 2 clients and done by 4 workers. */
+  readonly e2eJobs: number;
+  /** Sequential foreground jobs for latency. */
+  readonly latencyJobs: number;
+  /** Foreground jobs spread over 4 clients for throughput. */
+  readonly fgJobs: number;
+  /** Jobs queued for the memory and deep-queue scenarios. */
+  readonly queuedJobs: number;
+  /** Submits timed on an empty and on a full server in the deep-queue scenario. */
+  readonly probeJobs: number;
+}
+
+/** The brief's sizes. */
+export const FULL_SIZES: Sizes = {
+  bgJobs: 200_000,
+  e2eJobs: 200_000,
+  latencyJobs: 10_000,
+  fgJobs: 200_000,
+  queuedJobs: 1_000_000,
+  probeJobs: 100_000,
+};
+
+/** Tiny sizes for a smoke run. */
+export const QUICK_SIZES: Sizes = {
+  bgJobs: 2_000,
+  e2eJobs: 2_000,
+  latencyJobs: 200,
+  fgJobs: 2_000,
+  queuedJobs: 10_000,
+  probeJobs: 1_000,
+};
+
+/** Knobs of the load shape, shared by every server so the comparison is like for like. */
+export interface LoadShape {
+  /** Unacknowledged background submits allowed per connection. */
+  readonly submitWindow: number;
+  /** Foreground jobs in flight per client in the throughput scenario. */
+  readonly foregroundWindow: number;
+  /** Connections used by the background-submit scenario. */
+  readonly submitConnections: number;
+  /** Load-generator processes: 2 puts workers and clients apart, 1 puts them together. */
+  readonly agents: 1 | 2;
+}
+
+/** The default load shape. */
+export const DEFAULT_SHAPE: LoadShape = {
+  submitWindow: 1000,
+  foregroundWindow: 16,
+  submitConnections: 1,
+  agents: 2,
+};
+
+/** What a scenario needs to run. */
+export interface ScenarioContext {
+  readonly server: ServerProcess;
+  /** Two load-generator processes. */
+  readonly agents: readonly [Agent, Agent];
+  readonly sizes: Sizes;
+  readonly shape: LoadShape;
+  readonly timeoutMs: number;
+  /** Progress lines for the person watching. */
+  log(line: string): void;
+}
+
+/** One figure from one scenario on one server. */
+export interface Measurement {
+  /** Stable key, e.g. `bg-submit.rate`. */
+  readonly key: string;
+  readonly value: number;
+  /** Jobs the load generator counted for this figure (what the smoke test checks). */
+  readonly jobsCounted: number;
+  /** Jobs it was asked to count. */
+  readonly jobsExpected: number;
+  /** Extra facts worth keeping in the JSON record (RSS before/after, …). */
+  readonly detail?: Record<string, number>;
+}
+
+/** A named scenario. */
+export interface Scenario {
+  readonly name: ScenarioName;
+  readonly summary: string;
+  run(ctx: ScenarioContext): Promise<Measurement[]>;
+}
+
+/** Scenario names, in run order. */
+export const SCENARIO_NAMES = [
+  'bg-submit',
+  'end-to-end',
+  'fg-latency',
+  'fg-throughput',
+  'memory',
+  'deep-queue',
+] as const;
+/** One of {@link SCENARIO_NAMES}. */
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+const FUNCTION = 'bench';
+
+/** The one result of a kind in a phase (each phase runs at most one task of each kind). */
+function only(results: TaskResult[][], kind: Task['kind']): TaskResult {
+  const found = results.flat().find((r) => r.kind === kind);
+  if (!found) throw new BenchError('AGENT_FAILED', `no ${kind} result`);
+  return found;
+}
+
+/**
+ * Places workers on one load-generator process and clients on the other, or everything on the
+ * first when the shape asks for a single process.
+ */
+function plan(ctx: ScenarioContext, workers: Task[], clients: Task[]): PhasePlan {
+  if (ctx.shape.agents === 1) return [[ctx.agents[0], [...workers, ...clients]]];
+  return [
+    [ctx.agents[0], workers],
+    [ctx.agents[1], clients],
+  ];
+}
+
+function rate(counted: number, startedAt: number, finishedAt: number): number {
+  const seconds = (finishedAt - startedAt) / 1000;
+  return seconds > 0 ? counted / seconds : 0;
+}
+
+/** The value below which `fraction` of the sorted samples fall (nearest rank). */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+function splitEvenly(total: number, parts: number): number {
+  return Math.ceil(total / parts);
+}
+
+async function backgroundSubmit(
+  ctx: ScenarioContext,
+  jobs: number,
+  payloadBytes: number,
+  connections: number,
+): Promise<TaskResult> {
+  const perConnection = splitEvenly(jobs, connections);
+  const results = await runPhase(
+    [
+      [
+        ctx.agents[0],
+        [
+          {
+            kind: 'bg-submit',
+            port: ctx.server.port,
+            functionName: FUNCTION,
+            connections,
+            jobsPerConnection: perConnection,
+            payloadBytes,
+            window: ctx.shape.submitWindow,
+          },
+        ],
+      ],
+    ],
+    ctx.timeoutMs,
+  );
+  return only(results, 'bg-submit');
+}
+
+const bgSubmit: Scenario = {
+  name: 'bg-submit',
+  summary: 'SUBMIT_JOB_BG of 100 bytes, pipelined, no workers',
+  async run(ctx) {
+    const r = await backgroundSubmit(ctx, ctx.sizes.bgJobs, 100, ctx.shape.submitConnections);
+    return [
+      {
+        key: 'bg-submit.rate',
+        value: rate(r.counted, r.startedAt, r.finishedAt),
+        jobsCounted: r.counted,
+        jobsExpected: r.sent,
+      },
+    ];
+  },
+};
+
+const endToEnd: Scenario = {
+  name: 'end-to-end',
+  summary: '2 clients submit background jobs, 4 workers complete them',
+  async run(ctx) {
+    const jobs = splitEvenly(ctx.sizes.e2eJobs, 2) * 2;
+    const workerTask: Task = {
+      kind: 'workers',
+      port: ctx.server.port,
+      functionName: FUNCTION,
+      count: 4,
+      target: jobs,
+      resultBytes: 0,
+    };
+    const submitTask: Task = {
+      kind: 'bg-submit',
+      port: ctx.server.port,
+      functionName: FUNCTION,
+      connections: 2,
+      jobsPerConnection: jobs / 2,
+      payloadBytes: 100,
+      window: ctx.shape.submitWindow,
+    };
+    const results = await runPhase(plan(ctx, [workerTask], [submitTask]), ctx.timeoutMs);
+    const workers = only(results, 'workers');
+    const submit = only(results, 'bg-submit');
+    const start = Math.min(workers.startedAt, submit.startedAt);
+    return [
+      {
+        key: 'end-to-end.rate',
+        value: rate(workers.counted, start, workers.finishedAt),
+        jobsCounted: workers.counted,
+        jobsExpected: jobs,
+        detail: { submitted: submit.counted },
+      },
+    ];
+  },
+};
+
+async function foreground(
+  ctx: ScenarioContext,
+  clients: number,
+  workers: number,
+  jobs: number,
+  window: number,
+  recordLatency: boolean,
+): Promise<{ clients: TaskResult; workers: TaskResult; total: number }> {
+  const perClient = splitEvenly(jobs, clients);
+  const total = perClient * clients;
+  const workerTask: Task = {
+    kind: 'workers',
+    port: ctx.server.port,
+    functionName: FUNCTION,
+    count: workers,
+    target: total,
+    resultBytes: 10,
+  };
+  const clientTask: Task = {
+    kind: 'fg-clients',
+    port: ctx.server.port,
+    functionName: FUNCTION,
+    count: clients,
+    jobsPerClient: perClient,
+    window,
+    payloadBytes: 100,
+    recordLatency,
+  };
+  const results = await runPhase(plan(ctx, [workerTask], [clientTask]), ctx.timeoutMs);
+  return { clients: only(results, 'fg-clients'), workers: only(results, 'workers'), total };
+}
+
+const fgLatency: Scenario = {
+  name: 'fg-latency',
+  summary: '1 client, 1 worker, sequential SUBMIT_JOB → WORK_COMPLETE',
+  async run(ctx) {
+    const r = await foreground(ctx, 1, 1, ctx.sizes.latencyJobs, 1, true);
+    const sorted = [...(r.clients.latenciesUs ?? [])].sort((a, b) => a - b);
+    const base = { jobsCounted: r.clients.counted, jobsExpected: r.total };
+    return [
+      { key: 'fg-latency.p50', value: percentile(sorted, 0.5), ...base },
+      { key: 'fg-latency.p99', value: percentile(sorted, 0.99), ...base },
+    ];
+  },
+};
+
+const fgThroughput: Scenario = {
+  name: 'fg-throughput',
+  summary: '4 clients (pipelined), 4 workers, foreground jobs',
+  async run(ctx) {
+    const r = await foreground(ctx, 4, 4, ctx.sizes.fgJobs, ctx.shape.foregroundWindow, false);
+    return [
+      {
+        key: 'fg-throughput.rate',
+        value: rate(r.clients.counted, r.clients.startedAt, r.clients.finishedAt),
+        jobsCounted: r.clients.counted,
+        jobsExpected: r.total,
+      },
+    ];
+  },
+};
+
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const memory: Scenario = {
+  name: 'memory',
+  summary: 'VmRSS growth per queued 1-byte background job',
+  async run(ctx) {
+    await settle(300);
+    const before = await ctx.server.rssBytes();
+    const r = await backgroundSubmit(ctx, ctx.sizes.queuedJobs, 1, 1);
+    await settle(500);
+    const after = await ctx.server.rssBytes();
+    return [
+      {
+        key: 'memory.bytes-per-job',
+        value: (after - before) / r.counted,
+        jobsCounted: r.counted,
+        jobsExpected: r.sent,
+        detail: { rssBeforeBytes: before, rssAfterBytes: after },
+      },
+    ];
+  },
+};
+
+const deepQueue: Scenario = {
+  name: 'deep-queue',
+  summary: 'submit rate on an empty server, then with the queue full',
+  async run(ctx) {
+    const probe = ctx.sizes.probeJobs;
+    const empty = await backgroundSubmit(ctx, probe, 100, 1);
+    const fillJobs = Math.max(0, ctx.sizes.queuedJobs - probe);
+    ctx.log(`  filling the queue with ${fillJobs} more jobs`);
+    const fill = await backgroundSubmit(ctx, fillJobs, 1, 1);
+    const full = await backgroundSubmit(ctx, probe, 100, 1);
+    const emptyRate = rate(empty.counted, empty.startedAt, empty.finishedAt);
+    const fullRate = rate(full.counted, full.startedAt, full.finishedAt);
+    const counted = empty.counted + fill.counted + full.counted;
+    const expected = empty.sent + fill.sent + full.sent;
+    return [
+      {
+        key: 'deep-queue.rate-full',
+        value: fullRate,
+        jobsCounted: counted,
+        jobsExpected: expected,
+        detail: {
+          emptyRate,
+          queuedBeforeProbe: empty.counted + fill.counted,
+          fillRate: rate(fill.counted, fill.startedAt, fill.finishedAt),
+        },
+      },
+      {
+        key: 'deep-queue.full-vs-empty',
+        value: emptyRate > 0 ? fullRate / emptyRate : 0,
+        jobsCounted: counted,
+        jobsExpected: expected,
+      },
+    ];
+  },
+};
+
+/** Every scenario by name. */
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
+  'bg-submit': bgSubmit,
+  'end-to-end': endToEnd,
+  'fg-latency': fgLatency,
+  'fg-throughput': fgThroughput,
+  memory,
+  'deep-queue': deepQueue,
+};

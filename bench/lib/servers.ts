@@ -1,0 +1,146 @@
+/**
+ * The servers under test, each started on a free loopback port and stopped by its PID:
+ * Debian's gearmand with its fastest flags, gearmand with its default flags, and `gearbox server`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { BenchError } from './bench-error.js';
+
+/** Which server a run measures. */
+export type ServerKind = 'gearmand' | 'gearmand-default' | 'gearbox';
+
+/** Every kind, in the order the benchmark runs them. */
+export const SERVER_KINDS: readonly ServerKind[] = ['gearmand', 'gearmand-default', 'gearbox'];
+
+/** gearmand's fastest setting on this machine: one I/O thread, a big job hash table. */
+export const GEARMAND_TUNED_FLAGS: readonly string[] = ['-t', '0', '--hashtable-buckets', '99991'];
+
+/** Where the binaries are; overridable from the command line. */
+export interface ServerPaths {
+  readonly gearmand: string;
+  /** The compiled `gearbox` CLI entry (dist/src/cli/main.js). */
+  readonly gearboxMain: string;
+  /** Directory for a V8 CPU profile of `gearbox server`, when profiling. */
+  readonly profileDir?: string;
+}
+
+/** Default paths: Debian's gearmand, and the CLI compiled next to this benchmark. */
+export const defaultServerPaths: ServerPaths = {
+  gearmand: '/usr/sbin/gearmand',
+  gearboxMain: fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)),
+};
+
+/** The command line a kind is started with (port filled in). */
+export function serverCommand(
+  kind: ServerKind,
+  port: number,
+  paths: ServerPaths,
+): { file: string; args: string[] } {
+  const common = ['-L', '127.0.0.1', '-p', String(port), '-q', 'builtin'];
+  switch (kind) {
+    case 'gearmand':
+      return { file: paths.gearmand, args: [...common, '-l', 'none', ...GEARMAND_TUNED_FLAGS] };
+    case 'gearmand-default':
+      return { file: paths.gearmand, args: [...common, '-l', 'none'] };
+    case 'gearbox': {
+      const profile =
+        paths.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${paths.profileDir}`];
+      return {
+        file: process.execPath,
+        args: [...profile, paths.gearboxMain, 'server', ...common],
+      };
+    }
+  }
+}
+
+/** A server process started for one measurement. */
+export interface ServerProcess {
+  readonly kind: ServerKind;
+  readonly port: number;
+  readonly pid: number;
+  /** The command line, for the record. */
+  readonly commandLine: string;
+  /** Resident set size in bytes, from /proc/<pid>/status VmRSS. */
+  rssBytes(): Promise<number>;
+  /** Stops it by PID: SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string')
+    throw new BenchError('SERVER_START', 'no free port');
+  return address.port;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Reads VmRSS of a process, in bytes. */
+export async function readRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!match?.[1]) throw new BenchError('SERVER_ERROR', `no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Starts a server of the given kind on a free port and waits until it accepts connections. */
+export async function startServer(kind: ServerKind, paths: ServerPaths): Promise<ServerProcess> {
+  const port = await freePort();
+  const { file, args } = serverCommand(kind, port, paths);
+  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 10_000) stderr += d.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  const stop = async (): Promise<void> => {
+    if (!alive() || child.pid === undefined) return;
+    process.kill(child.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (alive() && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + 15_000;
+  for (let attempt = 0; attempt < 500; attempt++) {
+    if (!alive()) {
+      throw new BenchError('SERVER_START', `${file} ${args.join(' ')} exited: ${stderr.trim()}`);
+    }
+    if (await accepts(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new BenchError('SERVER_START', `${kind} did not listen on ${port}: ${stderr.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new BenchError('SERVER_START', `${kind} has no pid`);
+  return {
+    kind,
+    port,
+    pid,
+    commandLine: [file === process.execPath ? 'node' : file, ...args].join(' '),
+    rssBytes: () => readRss(pid),
+    stop,
+  };
+}

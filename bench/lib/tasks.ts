@@ -1,0 +1,82 @@
+/**
+ * What the benchmark's parent asks a load-generator process to do, and what it hears back.
+ * Everything here crosses the IPC channel, so it is plain data.
+ */
+
+/** Pipelined SUBMIT_JOB_BG on several connections, each keeping at most `window` unacknowledged. */
+export interface BackgroundSubmitTask {
+  readonly kind: 'bg-submit';
+  readonly port: number;
+  readonly functionName: string;
+  readonly connections: number;
+  readonly jobsPerConnection: number;
+  readonly payloadBytes: number;
+  readonly window: number;
+}
+
+/** Workers in the usual GRAB_JOB / PRE_SLEEP / WORK_COMPLETE loop, until `target` jobs are done. */
+export interface WorkerGroupTask {
+  readonly kind: 'workers';
+  readonly port: number;
+  readonly functionName: string;
+  readonly count: number;
+  /** Jobs completed by the whole group after which it stops. */
+  readonly target: number;
+  readonly resultBytes: number;
+}
+
+/** Foreground clients: SUBMIT_JOB, then wait for WORK_COMPLETE; `window` jobs in flight each. */
+export interface ForegroundClientsTask {
+  readonly kind: 'fg-clients';
+  readonly port: number;
+  readonly functionName: string;
+  readonly count: number;
+  readonly jobsPerClient: number;
+  readonly window: number;
+  readonly payloadBytes: number;
+  /** Whether to return each job's submit-to-WORK_COMPLETE time. */
+  readonly recordLatency: boolean;
+}
+
+/** One unit of load. */
+export type Task = BackgroundSubmitTask | WorkerGroupTask | ForegroundClientsTask;
+
+/** What one task did, with wall-clock times comparable across processes. */
+export interface TaskResult {
+  readonly kind: Task['kind'];
+  /** Jobs sent (submitters) or grabbed (workers). */
+  readonly sent: number;
+  /** Jobs acknowledged with JOB_CREATED (bg), completed (fg clients) or completed (workers). */
+  readonly counted: number;
+  /** Epoch milliseconds, sub-millisecond precision, when the task was told to go. */
+  readonly startedAt: number;
+  /** Epoch milliseconds when its last job was counted. */
+  readonly finishedAt: number;
+  /** Per-job latencies in microseconds, when asked for. */
+  readonly latenciesUs?: number[];
+}
+
+/** A task that has connected and is ready to go. */
+export interface PreparedTask {
+  /** Starts the load; resolves when the task's count is reached. */
+  start(): Promise<TaskResult>;
+  /** Closes every connection of the task. */
+  close(): void;
+}
+
+/** Parent → agent messages. */
+export type AgentCommand =
+  | { readonly kind: 'setup'; readonly tasks: readonly Task[]; readonly timeoutMs: number }
+  | { readonly kind: 'go' }
+  | { readonly kind: 'exit' };
+
+/** Agent → parent messages. */
+export type AgentReply =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'done'; readonly results: TaskResult[] }
+  | { readonly kind: 'error'; readonly message: string };
+
+/** Epoch milliseconds with the monotonic clock's resolution, comparable between processes. */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
