@@ -1,0 +1,51 @@
+/** A result row, column name to value, as the driver returns it. */
+export type SqlRow = Record<string, unknown>;
+
+/** Runs statements on one connection (inside a transaction) or on the pool. */
+export interface SqlExecutor {
+  /** Runs a statement with `?` placeholders and returns its rows. */
+  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+  /** Runs a statement and returns the number of rows it changed. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * Runs an INSERT that may be skipped by a unique key (`INSERT_IGNORE` in the SQL is replaced by
+   * the dialect's form); resolves to the new row's `id`, or null when it was skipped.
+   */
+  insertIgnore(sql: string, params: readonly unknown[]): Promise<string | null>;
+}
+
+/** The SQL the dialects spell differently. */
+export interface SqlDialect {
+  readonly name: 'postgres' | 'mysql' | 'sqlite';
+  /** An expression for the database's clock in Unix milliseconds. */
+  readonly nowMs: string;
+  /** Appended to a claim's SELECT: `FOR UPDATE SKIP LOCKED`, or nothing on SQLite. */
+  readonly lockRows: string;
+  /** The CREATE TABLE / CREATE INDEX statements for `table`. */
+  schema(table: string): string[];
+}
+
+/**
+ * A database as the SQL store needs it: a pool, transactions that retry on deadlock or
+ * serialization failure, and (PostgreSQL) notifications.
+ */
+export interface SqlBackend extends SqlExecutor {
+  readonly dialect: SqlDialect;
+  readonly description: string;
+  /** Runs `work` in one transaction on one connection and commits; rolls back if it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** True for a unique-key violation. */
+  isUniqueViolation(err: unknown): boolean;
+  /** Sends `payload` on `channel` when the current transaction commits (PostgreSQL only). */
+  notifySql?(channel: string): string;
+  /** Listens on `channel`; resolves to a function that stops. PostgreSQL only. */
+  listen?(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** A table name that is safe to splice into SQL. */
+export function checkTableName(table: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table))
+    throw new Error(`invalid table name '${table}': use letters, digits and _ (at most 63)`);
+  return table;
+}

@@ -1,0 +1,435 @@
+import type { Priority } from '../protocol/packet-types.js';
+import { CronExpression } from './cron.js';
+import { SchedulerError } from './errors.js';
+import { checkTableName, type SqlBackend, type SqlExecutor, type SqlRow } from './sql-backend.js';
+import type {
+  CancelTarget,
+  ClaimBatch,
+  ClaimedJob,
+  FailOutcome,
+  JobState,
+  JobStatus,
+  Lease,
+  NewScheduledJob,
+  ScheduleResult,
+  SchedulerStore,
+} from './scheduler-store.js';
+
+/** The default table name. */
+export const DEFAULT_SCHEDULER_TABLE = 'gearbox_scheduled_jobs';
+
+/** A column value as text; drivers give strings, numbers or bigints for our columns. */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return '';
+}
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : text(v));
+
+function toBuffer(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v);
+  return Buffer.from(text(v));
+}
+
+function toStatus(row: SqlRow): JobStatus {
+  return {
+    id: text(row.id),
+    functionName: text(row.function_name),
+    unique: strOrNull(row.unique_key),
+    state: text(row.state) as JobState,
+    attempts: num(row.attempts),
+    maxAttempts: num(row.max_attempts),
+    runAt: num(row.run_at),
+    lastError: strOrNull(row.last_error),
+    cron: strOrNull(row.cron_expr),
+    timeZone: strOrNull(row.time_zone),
+    scheduleId: strOrNull(row.schedule_id),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+/** Keeps error texts a sane size in the table. */
+function clip(text: string): string {
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+}
+
+/** A job id as the tables key it: a positive integer, given as a string. */
+function checkId(id: string): string {
+  if (!/^\d{1,18}$/.test(id)) throw new SchedulerError('INVALID_REQUEST', `invalid job id '${id}'`);
+  return id;
+}
+
+/**
+ * The scheduler store over SQL: one table, shared by every instance. All times are Unix
+ * milliseconds from the database's clock. See docs/scheduler.md for the statements' reasoning.
+ */
+export class SqlSchedulerStore implements SchedulerStore {
+  readonly description: string;
+  private readonly t: string;
+
+  constructor(
+    private readonly db: SqlBackend,
+    table: string = DEFAULT_SCHEDULER_TABLE,
+  ) {
+    this.t = checkTableName(table);
+    this.description = `${db.description}/${table}`;
+  }
+
+  async open(): Promise<void> {
+    for (const statement of this.db.dialect.schema(this.t)) {
+      try {
+        await this.db.execute(statement);
+      } catch (err) {
+        // Two instances starting together may race on CREATE INDEX IF NOT EXISTS.
+        if (!this.db.isUniqueViolation(err)) throw err;
+      }
+    }
+  }
+
+  private get nowSql(): string {
+    return this.db.dialect.nowMs;
+  }
+
+  async now(): Promise<number> {
+    const rows = await this.db.query(`SELECT ${this.nowSql} AS now`);
+    return num(rows[0]?.now);
+  }
+
+  private static async nowIn(tx: SqlExecutor, nowSql: string): Promise<number> {
+    const rows = await tx.query(`SELECT ${nowSql} AS now`);
+    return num(rows[0]?.now);
+  }
+
+  async schedule(job: NewScheduledJob): Promise<ScheduleResult> {
+    const cron = job.timing.kind === 'cron' ? new CronExpression(job.timing.expression) : undefined;
+    return this.db.transaction(async (tx) => {
+      const now = await SqlSchedulerStore.nowIn(tx, this.nowSql);
+      let runAt: number;
+      let state: JobState = 'pending';
+      if (job.timing.kind === 'at') runAt = job.timing.at;
+      else if (job.timing.kind === 'after') runAt = now + job.timing.delayMs;
+      else {
+        const first = cron?.next(now, job.timing.timeZone) ?? null;
+        if (first === null)
+          throw new SchedulerError(
+            'INVALID_CRON',
+            `cron expression '${job.timing.expression}' never fires`,
+          );
+        runAt = first;
+        state = 'recurring';
+      }
+      const id = await tx.insertIgnore(
+        `INSERT_IGNORE INTO ${this.t} (function_name, unique_key, active_unique, payload, priority,
+           background, run_at, cron_expr, time_zone, state, attempts, max_attempts, backoff_ms,
+           claims, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 0, ?, ?)`,
+        [
+          job.functionName,
+          job.unique ?? null,
+          job.unique ?? null,
+          job.payload,
+          job.priority,
+          job.background ? 1 : 0,
+          runAt,
+          job.timing.kind === 'cron' ? job.timing.expression : null,
+          job.timing.kind === 'cron' ? job.timing.timeZone : null,
+          state,
+          job.maxAttempts,
+          job.backoffMs,
+          now,
+          now,
+        ],
+      );
+      if (id === null) {
+        const rows = await tx.query(
+          `SELECT id, run_at FROM ${this.t} WHERE function_name = ? AND active_unique = ?`,
+          [job.functionName, job.unique ?? null],
+        );
+        const row = rows[0];
+        if (!row)
+          throw new SchedulerError(
+            'STORE_FAILED',
+            'the insert was skipped but no pending job exists',
+          );
+        return { id: text(row.id), runAt: num(row.run_at), existing: true };
+      }
+      if (this.db.notifySql) await tx.query(this.db.notifySql(this.t), [String(runAt)]);
+      return { id, runAt, existing: false };
+    });
+  }
+
+  async claim(limit: number, leaseMs: number, owner: string): Promise<ClaimBatch> {
+    const lock = this.db.dialect.lockRows;
+    return this.db.transaction(async (tx) => {
+      const now = await SqlSchedulerStore.nowIn(tx, this.nowSql);
+      // Expired leases go back to the queue first, so a job whose instance died is claimed again
+      // by whichever instance comes next.
+      await tx.execute(
+        `UPDATE ${this.t} SET state = 'pending', lease_until = NULL, updated_at = ?
+         WHERE state = 'running' AND lease_until <= ?`,
+        [now, now],
+      );
+      // Cron ticks next: each due schedule inserts its run for this tick (at most one per
+      // (schedule, tick) by the unique key) and moves on to its next tick, in the same commit.
+      const schedules = await tx.query(
+        `SELECT id, function_name, payload, priority, background, run_at, cron_expr, time_zone,
+           max_attempts, backoff_ms
+         FROM ${this.t} WHERE state = 'recurring' AND run_at <= ?
+         ORDER BY run_at LIMIT ? ${lock}`,
+        [now, limit],
+      );
+      for (const s of schedules) {
+        const tick = num(s.run_at);
+        await tx.insertIgnore(
+          `INSERT_IGNORE INTO ${this.t} (function_name, payload, priority, background, run_at,
+             schedule_id, tick, state, attempts, max_attempts, backoff_ms, claims, created_at,
+             updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?)`,
+          [
+            s.function_name,
+            toBuffer(s.payload),
+            num(s.priority),
+            num(s.background),
+            tick,
+            num(s.id),
+            tick,
+            num(s.max_attempts),
+            num(s.backoff_ms),
+            now,
+            now,
+          ],
+        );
+        // Ticks missed while no instance ran are not replayed: one run, then the next future tick.
+        const next = new CronExpression(text(s.cron_expr)).next(
+          Math.max(now, tick),
+          strOrNull(s.time_zone) ?? 'UTC',
+        );
+        await tx.execute(
+          next === null
+            ? `UPDATE ${this.t} SET state = 'done', active_unique = NULL, finished_at = ?, updated_at = ? WHERE id = ?`
+            : `UPDATE ${this.t} SET run_at = ?, updated_at = ? WHERE id = ?`,
+          [next ?? now, now, num(s.id)],
+        );
+      }
+      const rows = await tx.query(
+        `SELECT id, function_name, payload, priority, background, run_at, attempts, max_attempts,
+           backoff_ms, claims
+         FROM ${this.t} WHERE state = 'pending' AND run_at <= ?
+         ORDER BY run_at LIMIT ? ${lock}`,
+        [now, limit],
+      );
+      if (rows.length > 0) {
+        const ids = rows.map((r) => num(r.id));
+        await tx.execute(
+          `UPDATE ${this.t} SET state = 'running', claims = claims + 1, lease_until = ?,
+             lease_owner = ?, updated_at = ?
+           WHERE id IN (${ids.map(() => '?').join(', ')})`,
+          [now + leaseMs, owner, now, ...ids],
+        );
+      }
+      const jobs: ClaimedJob[] = rows.map((r) => ({
+        id: text(r.id),
+        token: num(r.claims) + 1,
+        functionName: text(r.function_name),
+        payload: toBuffer(r.payload),
+        priority: num(r.priority) as Priority,
+        background: num(r.background) === 1,
+        runAt: num(r.run_at),
+        attempts: num(r.attempts),
+        maxAttempts: num(r.max_attempts),
+        backoffMs: num(r.backoff_ms),
+      }));
+      return { dbNow: now, jobs };
+    });
+  }
+
+  private leaseMatch(leases: readonly Lease[]): { sql: string; params: number[] } {
+    return {
+      sql: leases.map(() => '(id = ? AND claims = ?)').join(' OR '),
+      params: leases.flatMap((l) => [num(checkId(l.id)), l.token]),
+    };
+  }
+
+  async renew(leases: readonly Lease[], leaseMs: number): Promise<number> {
+    if (leases.length === 0) return 0;
+    const match = this.leaseMatch(leases);
+    return this.db.execute(
+      `UPDATE ${this.t} SET lease_until = ${this.nowSql} + ?
+       WHERE state = 'running' AND (${match.sql})`,
+      [leaseMs, ...match.params],
+    );
+  }
+
+  async complete(leases: readonly Lease[]): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    const match = this.leaseMatch(leases);
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `SELECT id FROM ${this.t} WHERE state = 'running' AND (${match.sql}) ${this.db.dialect.lockRows.replace(' SKIP LOCKED', '')}`,
+        match.params,
+      );
+      const ids = rows.map((r) => num(r.id));
+      if (ids.length > 0) {
+        await tx.execute(
+          `UPDATE ${this.t} SET state = 'done', active_unique = NULL, lease_until = NULL,
+             finished_at = ${this.nowSql}, updated_at = ${this.nowSql}
+           WHERE id IN (${ids.map(() => '?').join(', ')})`,
+          ids,
+        );
+      }
+      return new Set(ids.map(String));
+    });
+  }
+
+  async fail(lease: Lease, error: string, retryDelayMs: number): Promise<FailOutcome> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `SELECT attempts, max_attempts FROM ${this.t}
+         WHERE id = ? AND claims = ? AND state = 'running' ${this.db.dialect.lockRows.replace(' SKIP LOCKED', '')}`,
+        [num(checkId(lease.id)), lease.token],
+      );
+      const row = rows[0];
+      if (!row) return 'stale';
+      const dead = num(row.attempts) + 1 >= num(row.max_attempts);
+      await tx.execute(
+        dead
+          ? `UPDATE ${this.t} SET state = 'dead', attempts = attempts + 1, active_unique = NULL,
+               lease_until = NULL, last_error = ?, finished_at = ${this.nowSql},
+               updated_at = ${this.nowSql} WHERE id = ?`
+          : `UPDATE ${this.t} SET state = 'pending', attempts = attempts + 1, lease_until = NULL,
+               last_error = ?, run_at = ${this.nowSql} + ?, updated_at = ${this.nowSql}
+             WHERE id = ?`,
+        dead
+          ? [clip(error), num(lease.id)]
+          : [clip(error), Math.max(0, Math.round(retryDelayMs)), num(lease.id)],
+      );
+      return dead ? 'dead' : 'retry';
+    });
+  }
+
+  async release(lease: Lease, delayMs: number, error: string): Promise<boolean> {
+    const changed = await this.db.execute(
+      `UPDATE ${this.t} SET state = 'pending', lease_until = NULL, last_error = ?,
+         run_at = CASE WHEN run_at > ${this.nowSql} + ? THEN run_at ELSE ${this.nowSql} + ? END,
+         updated_at = ${this.nowSql}
+       WHERE id = ? AND claims = ? AND state = 'running'`,
+      [clip(error), delayMs, delayMs, num(checkId(lease.id)), lease.token],
+    );
+    return changed > 0;
+  }
+
+  async reap(): Promise<number> {
+    return this.db.execute(
+      `UPDATE ${this.t} SET state = 'pending', lease_until = NULL, updated_at = ${this.nowSql}
+       WHERE state = 'running' AND lease_until <= ${this.nowSql}`,
+    );
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const rows = await this.db.query(
+      `SELECT
+         (SELECT MIN(run_at) FROM ${this.t} WHERE state = 'pending') AS pending,
+         (SELECT MIN(run_at) FROM ${this.t} WHERE state = 'recurring') AS recurring,
+         (SELECT MIN(lease_until) FROM ${this.t} WHERE state = 'running') AS lease`,
+    );
+    const row = rows[0] ?? {};
+    const times = [row.pending, row.recurring, row.lease]
+      .map(numOrNull)
+      .filter((t): t is number => t !== null);
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  async cancel(target: CancelTarget): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows =
+        'id' in target
+          ? await tx.query(
+              `SELECT id FROM ${this.t} WHERE id = ? AND state IN ('pending', 'running', 'recurring')`,
+              [num(checkId(target.id))],
+            )
+          : await tx.query(
+              `SELECT id FROM ${this.t} WHERE function_name = ? AND active_unique = ?`,
+              [target.functionName, target.unique],
+            );
+      const row = rows[0];
+      if (!row) return false;
+      const id = num(row.id);
+      await tx.execute(
+        `UPDATE ${this.t} SET state = 'cancelled', active_unique = NULL, lease_until = NULL,
+           finished_at = ${this.nowSql}, updated_at = ${this.nowSql}
+         WHERE (id = ? AND state IN ('pending', 'running', 'recurring'))
+            OR (schedule_id = ? AND state = 'pending')`,
+        [id, id],
+      );
+      return true;
+    });
+  }
+
+  async status(id: string): Promise<JobStatus | null> {
+    const rows = await this.db.query(`SELECT * FROM ${this.t} WHERE id = ?`, [num(checkId(id))]);
+    return rows[0] ? toStatus(rows[0]) : null;
+  }
+
+  async listDead(options: { functionName?: string; limit: number }): Promise<JobStatus[]> {
+    const limit = Math.max(1, Math.min(1000, Math.floor(options.limit)));
+    const rows =
+      options.functionName === undefined
+        ? await this.db.query(
+            `SELECT * FROM ${this.t} WHERE state = 'dead' ORDER BY finished_at DESC, id DESC LIMIT ?`,
+            [limit],
+          )
+        : await this.db.query(
+            `SELECT * FROM ${this.t} WHERE state = 'dead' AND function_name = ?
+             ORDER BY finished_at DESC, id DESC LIMIT ?`,
+            [options.functionName, limit],
+          );
+    return rows.map(toStatus);
+  }
+
+  async rerun(id: string): Promise<ScheduleResult> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const now = await SqlSchedulerStore.nowIn(tx, this.nowSql);
+        const changed = await tx.execute(
+          `UPDATE ${this.t} SET state = 'pending', attempts = 0, active_unique = unique_key,
+             run_at = ?, finished_at = NULL, updated_at = ?
+           WHERE id = ? AND state = 'dead'`,
+          [now, now, num(checkId(id))],
+        );
+        if (changed === 0) throw new SchedulerError('NOT_FOUND', `no dead job with id ${id}`);
+        if (this.db.notifySql) await tx.query(this.db.notifySql(this.t), [String(now)]);
+        return { id, runAt: now, existing: false };
+      });
+    } catch (err) {
+      if (this.db.isUniqueViolation(err))
+        throw new SchedulerError('CONFLICT', `job ${id}: another job with its unique is pending`, {
+          cause: err,
+        });
+      throw err;
+    }
+  }
+
+  async purge(olderThanMs: number): Promise<number> {
+    return this.db.execute(
+      `DELETE FROM ${this.t} WHERE state IN ('done', 'cancelled') AND finished_at < ${this.nowSql} - ?`,
+      [olderThanMs],
+    );
+  }
+
+  async subscribe(listener: (runAt: number) => void): Promise<(() => Promise<void>) | null> {
+    if (!this.db.listen) return null;
+    return this.db.listen(this.t, (payload) => {
+      const runAt = Number(payload);
+      if (Number.isFinite(runAt)) listener(runAt);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

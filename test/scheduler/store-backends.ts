@@ -1,0 +1,85 @@
+/**
+ * The three SQL backends the scheduler store runs on, for tests: each with a random table name
+ * (other engineers share the databases) and a way to drop it afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
+import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
+import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
+import { SqliteBackend } from '../../src/scheduler/sqlite-backend.js';
+import { serviceUrls, type ServiceName } from '../helpers/services.js';
+
+/** A backend kind under test. */
+export interface BackendKind {
+  readonly name: 'postgres' | 'mysql' | 'sqlite';
+  /** The services the kind needs, for skipUnless. */
+  readonly needs: ServiceName[];
+  /** Whether several instances may share it. */
+  readonly shared: boolean;
+  /** A fresh table name and a factory for connections to the same database. */
+  setup(): { table: string; connect: () => SqlBackend; cleanup: () => Promise<void> };
+}
+
+/** A table name no one else uses. */
+export function randomTable(): string {
+  return `sched_test_${randomBytes(5).toString('hex')}`;
+}
+
+export const backendKinds: BackendKind[] = [
+  {
+    name: 'postgres',
+    needs: ['postgres'],
+    shared: true,
+    setup() {
+      const table = randomTable();
+      const connect = (): SqlBackend => new PostgresBackend(serviceUrls.postgres);
+      return {
+        table,
+        connect,
+        cleanup: async () => {
+          const db = connect();
+          await db.execute(`DROP TABLE IF EXISTS ${table}`);
+          await db.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'mysql',
+    needs: ['mysql'],
+    shared: true,
+    setup() {
+      const table = randomTable();
+      const connect = (): SqlBackend => new MysqlBackend(serviceUrls.mysql);
+      return {
+        table,
+        connect,
+        cleanup: async () => {
+          const db = connect();
+          await db.execute(`DROP TABLE IF EXISTS ${table}`);
+          await db.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'sqlite',
+    needs: [],
+    shared: false,
+    setup() {
+      const dir = mkdtempSync(join(tmpdir(), 'gearbox-sched-'));
+      const file = join(dir, 'scheduler.sqlite');
+      return {
+        table: randomTable(),
+        connect: () => new SqliteBackend(file),
+        cleanup: () => {
+          rmSync(dir, { recursive: true, force: true });
+          return Promise.resolve();
+        },
+      };
+    },
+  },
+];
