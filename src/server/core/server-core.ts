@@ -890,7 +890,7 @@ export class ServerCore {
 
   /** The job ended (completed, failed, excepted, retry-exhausted): free it everywhere. */
   private finish(job: Job, completed: boolean): void {
-    if (job.state === JobState.RUNNING) this.unassign(job);
+    if (job.state === JobState.RUNNING && job.worker !== undefined) this.unassign(job);
     if (completed) this.counters.jobsCompleted++;
     else this.counters.jobsFailed++;
     this.detachAll(job);
@@ -945,8 +945,10 @@ export class ServerCore {
     let job: Job | undefined;
     if (unique !== '') {
       for (const fn of this.functions.values()) {
+        // Jobs submitted with `-` are indexed by payload, but gearmand does not find them so.
         job = fn.byUnique.get(unique);
-        if (job !== undefined) break;
+        if (job !== undefined && job.unique === unique) break;
+        job = undefined;
       }
     }
     this.send(
