@@ -64,8 +64,8 @@ export class NetServer implements ConnectionHost {
   private readonly connections = new Map<ConnectionId, Connection>();
   private readonly toFlush: Connection[] = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** The connection whose output holds each pending commit's reply. */
-  private readonly holds = new Map<number, Connection>();
+  /** The connections whose output holds each pending commit's reply. */
+  private readonly holds = new Map<number, Connection[]>();
   /** The commit whose `persistDone` effects are being applied, if any. */
   private fillingToken: number | undefined;
   private pendingCommits = 0;
@@ -111,7 +111,6 @@ export class NetServer implements ConnectionHost {
         const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) =>
           this.accept(socket),
         );
-        server.on('error', (err) => this.log('ERROR', `listener error: ${err.message}`));
         this.listeners.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -126,6 +125,7 @@ export class NetServer implements ConnectionHost {
             { cause: err },
           );
         });
+        server.on('error', (err) => this.log('ERROR', `listener error: ${err.message}`));
         const bound = server.address() as AddressInfo;
         port = bound.port;
         this.log('INFO', `Listening on ${bound.address}:${bound.port}`);
@@ -241,7 +241,9 @@ export class NetServer implements ConnectionHost {
           const conn = this.connections.get(effect.conn);
           if (conn && !conn.dead) {
             conn.output.hold(effect.token);
-            this.holds.set(effect.token, conn);
+            const holders = this.holds.get(effect.token);
+            if (holders) holders.push(conn);
+            else this.holds.set(effect.token, [conn]);
           }
           break;
         }
@@ -279,9 +281,7 @@ export class NetServer implements ConnectionHost {
     const conn = this.connections.get(id);
     if (!conn || conn.dead) return;
     const token = this.fillingToken;
-    if (token === undefined || this.holds.get(token) !== conn || !conn.output.fill(token, data)) {
-      conn.output.write(data);
-    }
+    if (token === undefined || !conn.output.fill(token, data)) conn.output.write(data);
     if (conn.unsentBytes > this.outputCap) {
       this.dropSlowPeer(conn);
       return;
@@ -335,15 +335,15 @@ export class NetServer implements ConnectionHost {
 
   private commitSettled(token: number, error: string | undefined): void {
     this.pendingCommits--;
-    const conn = this.holds.get(token);
     this.fillingToken = token;
     try {
       this.apply(this.guard(() => this.core.persistDone(token, error)));
     } finally {
       this.fillingToken = undefined;
     }
-    if (conn) {
-      this.holds.delete(token);
+    const holders = this.holds.get(token);
+    this.holds.delete(token);
+    for (const conn of holders ?? []) {
       conn.output.release(token);
       if (!conn.flushQueued) {
         conn.flushQueued = true;

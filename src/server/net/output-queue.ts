@@ -61,18 +61,26 @@ export class OutputQueue {
    * (then the caller writes them normally).
    */
   fill(token: number, data: Buffer): boolean {
-    const segment = this.find(token);
+    // The same commit may be held twice here (two submissions coalesced onto one new job):
+    // each reply fills the next empty place.
+    let segment: HeldSegment | undefined;
+    for (const s of this.segments) {
+      if (s.token !== token || s.released) continue;
+      segment ??= s;
+      if (s.reserved.length === 0) {
+        segment = s;
+        break;
+      }
+    }
     if (!segment) return false;
     segment.reserved.push(data);
     this.heldBytes += data.length;
     return true;
   }
 
-  /** Ends `token`'s hold; output up to the next unreleased hold becomes ready. */
+  /** Ends `token`'s holds; output up to the next unreleased hold becomes ready. */
   release(token: number): void {
-    const segment = this.find(token);
-    if (!segment) return;
-    segment.released = true;
+    for (const s of this.segments) if (s.token === token) s.released = true;
     let head = this.segments[0];
     while (head?.released) {
       this.segments.shift();
@@ -94,11 +102,5 @@ export class OutputQueue {
     this.heldBytes -= part.length;
     this.ready.push(part);
     this.readyBytes += part.length;
-  }
-
-  private find(token: number): HeldSegment | undefined {
-    // Commits settle in submission order, so the hold is nearly always the first one.
-    for (const segment of this.segments) if (segment.token === token) return segment;
-    return undefined;
   }
 }

@@ -1,0 +1,93 @@
+/**
+ * Running the compiled `gearbox` CLI in a child process: to completion (for `--help`, bad flags)
+ * or as a server on a free port, stopped by its PID. The child imports the CLI module and calls
+ * `main()`, so it works whether or not main.js runs itself when executed directly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
+import { freePort, gearboxMain, waitForPort, type RunningServer } from './processes.js';
+
+const ENTRY = `import { main } from ${JSON.stringify(pathToFileURL(gearboxMain).href)};
+await main(process.argv.slice(1));`;
+
+/** Spawns `gearbox <args>`. */
+export function spawnGearbox(args: readonly string[]): ChildProcess {
+  return spawn(process.execPath, ['--input-type=module', '-e', ENTRY, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** What a finished CLI run produced. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `gearbox <args>` to completion; kills it (by PID) after `timeoutMs`. */
+export async function runGearbox(args: readonly string[], timeoutMs = 15_000): Promise<CliResult> {
+  const child = spawnGearbox(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  }, timeoutMs);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return { code, signal, stdout, stderr };
+}
+
+/** A `gearbox server` child with its exit awaited. */
+export interface GearboxProcess extends RunningServer {
+  /** Resolves with the exit code and signal once the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+}
+
+/**
+ * Starts `gearbox server -L 127.0.0.1 -p <free port> <args>` and waits until it accepts
+ * connections.
+ */
+export async function startGearboxServer(args: readonly string[] = []): Promise<GearboxProcess> {
+  const port = await freePort();
+  const child = spawnGearbox(['server', '-L', '127.0.0.1', '-p', String(port), ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const server: GearboxProcess = {
+    port,
+    process: child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      process.kill(child.pid, signal);
+      const timer = setTimeout(() => {
+        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  try {
+    await Promise.race([
+      waitForPort(port),
+      exited.then(({ code }) => {
+        throw new Error(`gearbox server exited with ${String(code)}: ${stderr}`);
+      }),
+    ]);
+  } catch (err) {
+    await server.stop('SIGKILL');
+    throw err;
+  }
+  return server;
+}
