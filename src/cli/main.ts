@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 /**
  * The `gearbox` binary: picks the subcommand and hands the rest of argv to it. Each subcommand
  * module exports `run(argv): Promise<number>` (the exit status) and is loaded only when used.
@@ -49,4 +50,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   const module = await cmd.load();
   process.exitCode = await module.run(rest);
+}
+
+// Run when this file is the entry point (`node dist/src/cli/main.js …`), as tests and benchmarks
+// start it; `bin/gearbox.js` imports it and calls main() itself.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }
