@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runGearbox } from '../helpers/gearbox-cli.js';
+
+describe('gearbox server command line', () => {
+  it('prints every option with --help and exits 0', async () => {
+    const result = await runGearbox(['server', '--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^usage: gearbox server \[options\]/);
+    for (const flag of [
+      '-p, --port PORT',
+      '-L, --listen ADDRESS',
+      '-q, --queue-type TYPE',
+      '--store URL',
+    ]) {
+      assert.ok(result.stdout.includes(flag), `--help lists ${flag}`);
+    }
+  });
+
+  for (const [args, message] of [
+    [['--bogus'], /unknown option --bogus/],
+    [['-p', 'http'], /-p: 'http' is not a whole number/],
+    [['--port'], /--port needs a value/],
+    [['-q', 'nosuch'], /unknown queue type 'nosuch'/],
+    [['--daemon'], /does not detach/],
+    [['--verbose', 'CHATTY'], /'CHATTY' is not one of/],
+  ] as const) {
+    it(`refuses ${args.join(' ')} with status 2 and one clear message`, async () => {
+      const result = await runGearbox(['server', ...args]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, message);
+      assert.match(result.stderr, /Run 'gearbox server --help'/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(result.stdout, '');
+    });
+  }
+
+  it('prints its version with -V', async () => {
+    const result = await runGearbox(['server', '-V']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^gearbox \d+\.\d+\.\d+/);
+  });
+});
