@@ -57,7 +57,7 @@ export interface ClaimedJob extends Lease {
   readonly payload: Buffer;
   readonly priority: Priority;
   readonly background: boolean;
-  /** The due time (Unix ms, database clock); part of the dispatch's unique id. */
+  /** The due time (Unix ms, database clock). */
   readonly runAt: number;
   /** Failed attempts so far. */
   readonly attempts: number;

@@ -139,9 +139,13 @@ export class Scheduler {
     this.onEvent = options.onEvent ?? (() => undefined);
   }
 
-  /** The Gearman unique id of a job's dispatch: stable across re-dispatches of one run. */
-  dispatchUnique(job: { id: string; runAt: number }): string {
-    return `${this.uniquePrefix}${job.id}:${job.runAt}`;
+  /**
+   * The Gearman unique id of a job's dispatch: the job id, so a re-dispatch (after a lease
+   * expired, or an unknown outcome) coalesces onto the run still on the job server. Each cron
+   * tick is a job of its own, with its own id.
+   */
+  dispatchUnique(job: { id: string }): string {
+    return `${this.uniquePrefix}${job.id}`;
   }
 
   /** Jobs dispatched and not yet finished. */
