@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PacketType, Priority } from '../../../src/protocol/index.js';
+import { encodePacket, Magic, PacketType, Priority } from '../../../src/protocol/index.js';
 import type { Effect } from '../../../src/server/core/index.js';
 import { GENERATED_KEY_PREFIX } from '../../../src/storage/job-store.js';
 import { brief, Harness, kinds } from './harness.js';
@@ -54,6 +54,19 @@ describe('durable background jobs', () => {
     assert.deepEqual(brief(h.req(W, PacketType.GRAB_JOB)), ['JOB_ASSIGN H:test:1 f data']);
     const complete = h.req(W, PacketType.WORK_COMPLETE, 'H:test:1', 'r');
     assert.deepEqual(unpersists(complete), ['f/u1']);
+  });
+
+  it('keeps request order: a pipelined request after the submission comes after the hold', () => {
+    const h = setup();
+    const out = h.raw(
+      C,
+      Buffer.concat([
+        encodePacket(Magic.REQ, PacketType.SUBMIT_JOB_BG, ['f', '', 'x']),
+        encodePacket(Magic.REQ, PacketType.ECHO_REQ, ['after']),
+      ]),
+    );
+    assert.deepEqual(kinds(out), ['persist', 'hold', 'send:1']);
+    assert.deepEqual(brief(out), ['ECHO_RES after']);
   });
 
   it('holds a second submitter on the same pending token', () => {
