@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Priority } from '../protocol/packet-types.js';
 
 /**
@@ -47,4 +48,22 @@ export interface JobStore {
   replay(): AsyncIterable<StoredJob>;
   /** Flushes what is pending and closes. */
   close(): Promise<void>;
+}
+
+/**
+ * The prefix of the row keys the server generates for jobs submitted with an empty unique id.
+ * gearmand's tables need a non-empty, distinct key per row, so such a job is stored under
+ * `GENERATED_KEY_PREFIX + <uuid>`; on replay a key with this prefix comes back with
+ * `generatedKey: true`, which tells the server that the job's unique id is really empty.
+ */
+export const GENERATED_KEY_PREFIX = 'gearbox-gen:';
+
+/** A fresh row key for a job with an empty unique id (44 characters, fits VARCHAR(64)). */
+export function generateUniqueKey(): string {
+  return GENERATED_KEY_PREFIX + randomUUID();
+}
+
+/** True when a stored row key was made by `generateUniqueKey()`. */
+export function isGeneratedUniqueKey(uniqueKey: string): boolean {
+  return uniqueKey.startsWith(GENERATED_KEY_PREFIX);
 }

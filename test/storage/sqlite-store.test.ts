@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/storage/sqlite-store.js';
+import { StoreError } from '../../src/storage/store-error.js';
+import { job, jobStoreSuite, replayAll, type StoreTable } from './job-store-suite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gearbox-sqlite-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+jobStoreSuite(
+  {
+    name: 'sqlite',
+    ordered: true,
+    epoch: true,
+    table(): Promise<StoreTable> {
+      const file = join(dir, `queue-${++files}.sqlite`);
+      return Promise.resolve({
+        create: (log) => new SqliteStore({ file, log }),
+        drop: () => Promise.resolve(rmSync(file, { force: true })),
+      });
+    },
+  },
+  false,
+);
+
+describe('SqliteStore specifics', () => {
+  it('creates gearmand’s table layout, in WAL mode, in a folder it creates', async () => {
+    const file = join(dir, 'nested', 'deeper', 'q.sqlite');
+    const store = new SqliteStore({ file, table: 'my_queue' });
+    await store.open();
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    const columns = db.pragma('table_info(my_queue)') as {
+      name: string;
+      type: string;
+      pk: number;
+    }[];
+    db.close();
+    assert.deepEqual(
+      columns.map((c) => [c.name, c.type, c.pk]),
+      [
+        ['unique_key', 'TEXT', 1],
+        ['function_name', 'TEXT', 2],
+        ['priority', 'INTEGER', 0],
+        ['data', 'BLOB', 0],
+        ['when_to_run', 'INTEGER', 0],
+        ['reducer', 'TEXT', 0],
+      ],
+    );
+    const wal = new Database(file);
+    assert.equal(wal.pragma('journal_mode', { simple: true }), 'wal');
+    wal.close();
+  });
+
+  it('adds when_to_run to an old table and replays its rows as due now', async () => {
+    const file = join(dir, 'old.sqlite');
+    const db = new Database(file);
+    db.exec(
+      'CREATE TABLE gearman_queue (unique_key TEXT, function_name TEXT, priority INTEGER, data BLOB, PRIMARY KEY(unique_key,function_name))',
+    );
+    db.prepare('INSERT INTO gearman_queue VALUES (?, ?, ?, ?)').run(
+      'u1',
+      'old',
+      2,
+      Buffer.from('x\0y'),
+    );
+    db.close();
+    const store = new SqliteStore({ file });
+    await store.open();
+    const rows = await replayAll(store);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.functionName, 'old');
+    assert.equal(rows[0]?.priority, 2);
+    assert.equal(rows[0]?.whenToRun, 0);
+    assert.equal(rows[0]?.data.toString('latin1'), 'x\0y');
+    await store.add(job({ whenToRun: 1234 }));
+    await store.close();
+  });
+
+  it('refuses a bad table name with a TypeError', () => {
+    assert.throws(
+      () => new SqliteStore({ file: join(dir, 'x.sqlite'), table: 'drop table x;' }),
+      TypeError,
+    );
+  });
+
+  it('says clearly when the file cannot be opened', async () => {
+    // A path below a regular file can never be a folder.
+    const blocker = join(dir, 'gearbox-cannot-be-here');
+    writeFileSync(blocker, 'not a folder');
+    const store = new SqliteStore({ file: join(blocker, 'q.sqlite') });
+    await assert.rejects(store.open(), (err: unknown) => {
+      assert.ok(err instanceof StoreError);
+      assert.equal(err.code, 'STORE_UNAVAILABLE');
+      assert.match(err.message, /gearbox-cannot-be-here/);
+      return true;
+    });
+  });
+});
