@@ -319,9 +319,11 @@ export class ServerCore {
           Math.max(MIN_CAN_DO_TIMEOUT, atoi(arg(1).toString('latin1'))),
         );
         break;
-      case PacketType.CANT_DO:
-        this.dropAbilities(conn, this.functions.get(arg(0).toString('latin1')));
+      case PacketType.CANT_DO: {
+        const fn = this.functions.get(arg(0).toString('latin1'));
+        if (fn !== undefined) this.dropAbilities(conn, fn);
         break;
+      }
       case PacketType.RESET_ABILITIES:
         this.dropAbilities(conn, undefined);
         break;
@@ -810,7 +812,7 @@ export class ServerCore {
     const limit = this.options.jobRetries;
     if (limit > 0 && job.retries >= limit) {
       this.log('NOTICE', `${this.handleOf(job)} dropped after ${job.retries} attempts`);
-      this.forward(job, encodePacket(Magic.RES, PacketType.WORK_FAIL, [this.handleOf(job)]));
+      this.forward(job, encodePacket(Magic.RES, PacketType.WORK_FAIL, [bytes(this.handleOf(job))]));
       this.finish(job, false);
       return;
     }

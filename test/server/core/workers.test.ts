@@ -205,6 +205,9 @@ describe('requeue and retries', () => {
     h.req(W, PacketType.GRAB_JOB);
     h.req(W, PacketType.GRAB_JOB);
     assert.equal(h.core.runningJobs, 2);
+    // Regression: CANT_DO of a function nobody ever named must not drop every ability.
+    h.req(W, PacketType.CANT_DO, 'never-registered');
+    assert.equal(h.core.runningJobs, 2);
     h.req(W, PacketType.CANT_DO, 'g');
     assert.equal(h.core.runningJobs, 1);
     assert.equal(h.admin(C2, 'status\n'), 'f\t1\t1\t1\ng\t1\t0\t0\n.\n');
