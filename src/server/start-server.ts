@@ -34,6 +34,11 @@ export interface GearboxServer {
 export interface StartServerOptions {
   /** Where log lines go; default a {@link Logger} built from `logFile` and `verbose`. */
   readonly logger?: Logger;
+  /**
+   * A job store to use instead of the one `config.queue` names (embedding, tests). It is
+   * opened, replayed and closed by the server like a configured one.
+   */
+  readonly store?: JobStore;
 }
 
 /** Gearbox's version, from package.json when it can be found next to the build. */
@@ -79,7 +84,7 @@ export async function startServer(
   let store: JobStore | undefined;
   let net: NetServer | undefined;
   try {
-    store = await openStore(full.queue, logger);
+    store = options.store ?? (await openStore(full.queue, logger));
     const core = new ServerCore(
       {
         handlePrefix: full.jobHandlePrefix,
