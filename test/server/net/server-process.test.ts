@@ -8,6 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { Magic, PacketType, encodePacket, request } from '../../../src/protocol/index.js';
 import { RawPeer } from '../../helpers/raw-peer.js';
 import { startGearboxServer, type GearboxProcess } from '../../helpers/gearbox-cli.js';
@@ -43,6 +46,16 @@ async function admin(port: number, command: string): Promise<string> {
   } finally {
     peer.close();
   }
+}
+
+async function runSs(filter: string): Promise<string> {
+  const child = spawn('ss', ['-tno', 'state', 'established', filter], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await once(child, 'close');
+  return out;
 }
 
 function rssKiB(pid: number): number {
@@ -213,6 +226,47 @@ describe('gearbox server over TCP: a peer that never reads', () => {
     // Others are still served while the flooder is stuck.
     assert.equal(await echo(server.port, 'served'), 'served');
     flooder.close();
+  });
+});
+
+describe('gearbox server listeners and sockets', () => {
+  it('listens on every -L address', async () => {
+    const server = await startGearboxServer(['-L', '::1']);
+    try {
+      for (const host of ['127.0.0.1', '::1']) {
+        const socket = connect({ host, port: server.port });
+        await once(socket, 'connect');
+        socket.write(request(PacketType.ECHO_REQ, host));
+        const [reply] = (await once(socket, 'data')) as [Buffer];
+        assert.equal(reply.subarray(12).toString(), host);
+        socket.destroy();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('turns TCP keepalive on for accepted sockets with --keepalive', async () => {
+    for (const keepalive of [false, true]) {
+      const server = await startGearboxServer(
+        keepalive ? ['--keepalive', '--keepalive-idle', '77'] : [],
+      );
+      try {
+        const peer = await RawPeer.connect(server.port);
+        peer.write(request(PacketType.ECHO_REQ, 'x'));
+        await peer.nextPacket();
+        const local = peer.socket.localPort ?? 0;
+        // The server's side of this connection: source port = server port, peer = our port.
+        const ss = await runSs(`( sport = :${server.port} and dport = :${local} )`);
+        assert.ok(ss.includes(`127.0.0.1:${server.port}`), ss);
+        if (keepalive)
+          assert.match(ss, /timer:\(keepalive,1min1\d*sec|timer:\(keepalive,1min\d+sec/);
+        else assert.doesNotMatch(ss, /keepalive/);
+        peer.close();
+      } finally {
+        await server.stop();
+      }
+    }
   });
 });
 
