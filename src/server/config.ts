@@ -472,6 +472,8 @@ export function serverHelp(): string {
   lines.push(
     '',
     'Without -q or --store, jobs are kept in memory (builtin).',
+    'Signals: SIGTERM or SIGINT stop at once (stored background jobs stay stored);',
+    'SIGUSR1 stops gracefully (no new connections, running jobs finish first).',
     'Ignored gearmand flags: -t/--threads, -f/--file-descriptors, --keepalive-interval,',
     '--keepalive-count (Node cannot set them). Refused: -d/--daemon.',
   );

@@ -80,7 +80,7 @@ export async function startServer(
 ): Promise<GearboxServer> {
   const full: ServerConfig = { ...defaultServerConfig(), ...config };
   const ownLogger = options.logger === undefined;
-  const logger = options.logger ?? new Logger(full.logFile, full.verbose);
+  const logger = options.logger ?? openLogger(full);
   let store: JobStore | undefined;
   let net: NetServer | undefined;
   try {
@@ -138,6 +138,18 @@ export async function startServer(
     else await store?.close().catch(() => undefined);
     if (ownLogger) await logger.close();
     throw err;
+  }
+}
+
+function openLogger(config: ServerConfig): Logger {
+  try {
+    return new Logger(config.logFile, config.verbose);
+  } catch (err) {
+    throw new ConfigError(
+      'BAD_VALUE',
+      `--log-file ${config.logFile}: cannot open: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 

@@ -35,6 +35,13 @@ describe('gearbox server command line', () => {
     });
   }
 
+  it('refuses a log file it cannot open, with status 2', async () => {
+    const result = await runGearbox(['server', '-p', '0', '-l', '/nonexistent-dir/gearbox.log']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--log-file \/nonexistent-dir\/gearbox\.log: cannot open: ENOENT/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+
   it('prints its version with -V', async () => {
     const result = await runGearbox(['server', '-V']);
     assert.equal(result.code, 0);

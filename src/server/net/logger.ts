@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { LOG_LEVELS, type LogLevel } from '../core/effects.js';
 
@@ -25,7 +25,7 @@ export class Logger {
   private readonly file: WriteStream | undefined;
   private readonly toStderr: boolean;
 
-  /** `destination` is `stderr`, `none`, or a file path. */
+  /** `destination` is `stderr`, `none`, or a file path; throws if the file cannot be opened. */
   constructor(
     destination: string,
     readonly level: LogLevel,
@@ -33,7 +33,9 @@ export class Logger {
     this.threshold = LOG_LEVELS.indexOf(level);
     this.toStderr = destination === 'stderr';
     if (!this.toStderr && destination !== 'none') {
-      this.file = createWriteStream(destination, { flags: 'a' });
+      // Opened now so that a log file that cannot be written stops the start with a clear error.
+      const fd = openSync(destination, 'a');
+      this.file = createWriteStream(destination, { fd });
       // A log file that cannot be written must not take the server down; say so once.
       this.file.once('error', (err) => {
         process.stderr.write(`gearbox: cannot write log file ${destination}: ${err.message}\n`);
