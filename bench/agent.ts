@@ -6,6 +6,7 @@
 import { prepareBackgroundSubmit } from './lib/background-submitter.js';
 import { BenchError } from './lib/bench-error.js';
 import { prepareForegroundClients } from './lib/foreground-clients.js';
+import { prepareLibraryClients, prepareLibraryWorker } from './lib/library-load.js';
 import type { AgentCommand, AgentReply, PreparedTask, Task } from './lib/tasks.js';
 import { prepareWorkerGroup } from './lib/worker-group.js';
 
@@ -17,6 +18,10 @@ function prepare(task: Task): Promise<PreparedTask> {
       return prepareWorkerGroup(task);
     case 'fg-clients':
       return prepareForegroundClients(task);
+    case 'lib-worker':
+      return prepareLibraryWorker(task);
+    case 'lib-clients':
+      return prepareLibraryClients(task);
   }
 }
 

@@ -16,22 +16,31 @@ import {
   type ScenarioName,
   type Sizes,
 } from './lib/scenarios.js';
-import { SERVER_KINDS, defaultServerPaths, type ServerKind } from './lib/servers.js';
+import {
+  DEFAULT_SERVER_KINDS,
+  SERVER_KINDS,
+  defaultServerPaths,
+  type ServerKind,
+} from './lib/servers.js';
 import type { BenchmarkOptions } from './lib/benchmark.js';
+import type { UniqueMode } from './lib/submit-packets.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
 
   --scenario LIST     comma-separated, from: ${SCENARIO_NAMES.join(', ')} (default: all)
-  --servers LIST      comma-separated, from: ${SERVER_KINDS.join(', ')} (default: all)
+  --servers LIST      comma-separated, from: ${SERVER_KINDS.join(', ')}, or all
+                      (default: ${DEFAULT_SERVER_KINDS.join(',')})
   --jobs N            jobs for bg-submit, end-to-end, fg-latency and fg-throughput
   --queued N          jobs queued in the memory and deep-queue scenarios (default 1000000)
   --probe N           submits timed in deep-queue, empty and full (default 100000)
+  --library-jobs N    10 MB jobs in library-10mb (default ${FULL_SIZES.libraryJobs})
   --quick             tiny sizes, for a smoke run
   --repeat N          runs per scenario and server; the median is reported (default 1)
   --window N          unacknowledged background submits per connection (default ${DEFAULT_SHAPE.submitWindow})
   --fg-window N       foreground jobs in flight per client in fg-throughput (default ${DEFAULT_SHAPE.foregroundWindow})
   --connections N     submitting connections in bg-submit (default ${DEFAULT_SHAPE.submitConnections})
   --agents 1|2        load-generator processes: 2 = workers and clients apart (default ${DEFAULT_SHAPE.agents})
+  --uniques MODE      distinct (a UUID-shaped id per job, as libgearman sends) or empty (default ${DEFAULT_SHAPE.uniques})
   --gearmand PATH     gearmand binary (default ${defaultServerPaths.gearmand})
   --gearbox-main PATH compiled gearbox CLI (default: next to this script)
   --profile DIR       run gearbox server under node --cpu-prof, profiles into DIR
@@ -52,8 +61,10 @@ function pickList<T extends string>(
   name: string,
   text: string | undefined,
   allowed: readonly T[],
+  fallback: readonly T[] = allowed,
 ): T[] {
-  if (text === undefined || text === 'all') return [...allowed];
+  if (text === undefined) return [...fallback];
+  if (text === 'all') return [...allowed];
   const chosen = text
     .split(',')
     .map((s) => s.trim())
@@ -83,12 +94,14 @@ function parse(argv: string[]): CommandLine | 'help' {
       jobs: { type: 'string' },
       queued: { type: 'string' },
       probe: { type: 'string' },
+      'library-jobs': { type: 'string' },
       quick: { type: 'boolean' },
       repeat: { type: 'string' },
       window: { type: 'string' },
       'fg-window': { type: 'string' },
       connections: { type: 'string' },
       agents: { type: 'string' },
+      uniques: { type: 'string' },
       gearmand: { type: 'string' },
       'gearbox-main': { type: 'string' },
       profile: { type: 'string' },
@@ -109,11 +122,12 @@ function parse(argv: string[]): CommandLine | 'help' {
     fgJobs: jobs ?? base.fgJobs,
     queuedJobs: positiveInt('--queued', values.queued, base.queuedJobs),
     probeJobs: positiveInt('--probe', values.probe, base.probeJobs),
+    libraryJobs: positiveInt('--library-jobs', values['library-jobs'], base.libraryJobs),
   };
   const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
   const options: BenchmarkOptions = {
     scenarios: pickList<ScenarioName>('--scenario', values.scenario, SCENARIO_NAMES),
-    servers: pickList<ServerKind>('--servers', values.servers, SERVER_KINDS),
+    servers: pickList<ServerKind>('--servers', values.servers, SERVER_KINDS, DEFAULT_SERVER_KINDS),
     sizes,
     shape: {
       submitWindow: Math.max(1, positiveInt('--window', values.window, DEFAULT_SHAPE.submitWindow)),
@@ -125,6 +139,11 @@ function parse(argv: string[]): CommandLine | 'help' {
         1,
         positiveInt('--connections', values.connections, DEFAULT_SHAPE.submitConnections),
       ),
+      uniques:
+        pickList<UniqueMode>('--uniques', values.uniques ?? DEFAULT_SHAPE.uniques, [
+          'distinct',
+          'empty',
+        ])[0] ?? DEFAULT_SHAPE.uniques,
       agents: positiveInt('--agents', values.agents, DEFAULT_SHAPE.agents) === 1 ? 1 : 2,
     },
     paths: {

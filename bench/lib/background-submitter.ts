@@ -1,6 +1,7 @@
-import { PacketType, packetName, request } from '../../src/protocol/index.js';
+import { PacketType, packetName } from '../../src/protocol/index.js';
 import { BenchError } from './bench-error.js';
 import { RawConnection } from './raw-connection.js';
+import { SubmitPackets } from './submit-packets.js';
 import {
   wallClockMs,
   type BackgroundSubmitTask,
@@ -12,22 +13,24 @@ import {
 const MAX_BATCH = 128;
 
 /**
- * Connects the submitters of a {@link BackgroundSubmitTask}. Every job has an empty unique id,
- * so the server never coalesces two of them and each submit creates one job.
+ * Connects the submitters of a {@link BackgroundSubmitTask}. Unique ids are distinct or empty,
+ * so the server never coalesces two jobs and each submit creates one.
  */
 export async function prepareBackgroundSubmit(task: BackgroundSubmitTask): Promise<PreparedTask> {
-  const packet = request(
-    PacketType.SUBMIT_JOB_BG,
-    task.functionName,
-    '',
-    Buffer.alloc(task.payloadBytes, 0x61),
-  );
   const batchSize = Math.max(1, Math.min(MAX_BATCH, Math.floor(task.window / 4)));
-  const batch = Buffer.concat(new Array<Buffer>(batchSize).fill(packet));
-
   const submitters = await Promise.all(
     Array.from({ length: task.connections }, () =>
-      openSubmitter(task, packet.length, batch, batchSize),
+      openSubmitter(
+        task,
+        new SubmitPackets(
+          PacketType.SUBMIT_JOB_BG,
+          task.functionName,
+          task.payloadBytes,
+          task.uniques,
+          batchSize,
+        ),
+        batchSize,
+      ),
     ),
   );
   return {
@@ -57,8 +60,7 @@ interface Submitter {
 
 async function openSubmitter(
   task: BackgroundSubmitTask,
-  packetLength: number,
-  batch: Buffer,
+  packets: SubmitPackets,
   batchSize: number,
 ): Promise<Submitter> {
   const total = task.jobsPerConnection;
@@ -70,7 +72,7 @@ async function openSubmitter(
   const pump = (): void => {
     while (sent < total && sent - created + batchSize <= task.window) {
       const n = Math.min(batchSize, total - sent);
-      connection.send(n === batchSize ? batch : batch.subarray(0, n * packetLength));
+      connection.send(packets.next(n));
       sent += n;
     }
   };

@@ -1,6 +1,7 @@
-import { PacketType, packetName, request } from '../../src/protocol/index.js';
+import { PacketType, packetName } from '../../src/protocol/index.js';
 import { BenchError } from './bench-error.js';
 import { RawConnection } from './raw-connection.js';
+import { SubmitPackets } from './submit-packets.js';
 import {
   wallClockMs,
   type ForegroundClientsTask,
@@ -14,14 +15,19 @@ import {
  * to its WORK_COMPLETE.
  */
 export async function prepareForegroundClients(task: ForegroundClientsTask): Promise<PreparedTask> {
-  const packet = request(
-    PacketType.SUBMIT_JOB,
-    task.functionName,
-    '',
-    Buffer.alloc(task.payloadBytes, 0x63),
-  );
   const clients = await Promise.all(
-    Array.from({ length: task.count }, () => openClient(task, packet)),
+    Array.from({ length: task.count }, () =>
+      openClient(
+        task,
+        new SubmitPackets(
+          PacketType.SUBMIT_JOB,
+          task.functionName,
+          task.payloadBytes,
+          task.uniques,
+          1,
+        ),
+      ),
+    ),
   );
   return {
     async start() {
@@ -55,7 +61,7 @@ interface Client {
   run(): Promise<ClientOutcome>;
 }
 
-async function openClient(task: ForegroundClientsTask, packet: Buffer): Promise<Client> {
+async function openClient(task: ForegroundClientsTask, packets: SubmitPackets): Promise<Client> {
   const total = task.jobsPerClient;
   const outcome: ClientOutcome = { sent: 0, completed: 0, latenciesUs: [] };
   // JOB_CREATED answers submits in order, so send times wait in a FIFO until their handle is known.
@@ -68,7 +74,7 @@ async function openClient(task: ForegroundClientsTask, packet: Buffer): Promise<
   const submitOne = (): void => {
     sendTimes.push(performance.now());
     outcome.sent++;
-    connection.send(packet);
+    connection.send(packets.next(1));
   };
 
   const connection = await RawConnection.open(task.port, (p) => {

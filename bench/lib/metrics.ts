@@ -102,4 +102,13 @@ export const METRICS: readonly MetricSpec[] = [
     issueGearmand: '',
     met: (f) => (f.gearbox === undefined ? undefined : f.gearbox >= 0.9),
   },
+  {
+    key: 'library-10mb.mb-per-s',
+    label: 'client library, 10 MB jobs echoed (payload MB/s each way)',
+    unit: 'MB/s',
+    higherIsBetter: true,
+    target: '≥ 1.0× gearmand tuned',
+    issueGearmand: '',
+    met: atLeastTuned,
+  },
 ];

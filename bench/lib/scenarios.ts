@@ -6,6 +6,7 @@
 import { runPhase, type Agent, type PhasePlan } from './agent-pool.js';
 import { BenchError } from './bench-error.js';
 import type { ServerProcess } from './servers.js';
+import type { UniqueMode } from './submit-packets.js';
 import type { Task, TaskResult } from './tasks.js';
 
 /** How many jobs each scenario uses. */
@@ -22,6 +23,8 @@ export interface Sizes {
   readonly queuedJobs: number;
   /** Submits timed on an empty and on a full server in the deep-queue scenario. */
   readonly probeJobs: number;
+  /** 10 MB jobs run through the client library. */
+  readonly libraryJobs: number;
 }
 
 /** The brief's sizes. */
@@ -32,6 +35,7 @@ export const FULL_SIZES: Sizes = {
   fgJobs: 200_000,
   queuedJobs: 1_000_000,
   probeJobs: 100_000,
+  libraryJobs: 60,
 };
 
 /** Tiny sizes for a smoke run. */
@@ -42,6 +46,7 @@ export const QUICK_SIZES: Sizes = {
   fgJobs: 2_000,
   queuedJobs: 10_000,
   probeJobs: 1_000,
+  libraryJobs: 4,
 };
 
 /** Knobs of the load shape, shared by every server so the comparison is like for like. */
@@ -52,6 +57,8 @@ export interface LoadShape {
   readonly foregroundWindow: number;
   /** Connections used by the background-submit scenario. */
   readonly submitConnections: number;
+  /** Unique ids of submitted jobs: distinct per job (as libgearman sends) or empty. */
+  readonly uniques: UniqueMode;
   /** Load-generator processes: 2 puts workers and clients apart, 1 puts them together. */
   readonly agents: 1 | 2;
 }
@@ -62,6 +69,7 @@ export const DEFAULT_SHAPE: LoadShape = {
   foregroundWindow: 16,
   submitConnections: 1,
   agents: 2,
+  uniques: 'distinct',
 };
 
 /** What a scenario needs to run. */
@@ -104,6 +112,7 @@ export const SCENARIO_NAMES = [
   'fg-throughput',
   'memory',
   'deep-queue',
+  'library-10mb',
 ] as const;
 /** One of {@link SCENARIO_NAMES}. */
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -165,6 +174,7 @@ async function backgroundSubmit(
             jobsPerConnection: perConnection,
             payloadBytes,
             window: ctx.shape.submitWindow,
+            uniques: ctx.shape.uniques,
           },
         ],
       ],
@@ -211,6 +221,7 @@ const endToEnd: Scenario = {
       jobsPerConnection: jobs / 2,
       payloadBytes: 100,
       window: ctx.shape.submitWindow,
+      uniques: ctx.shape.uniques,
     };
     const results = await runPhase(plan(ctx, [workerTask], [submitTask]), ctx.timeoutMs);
     const workers = only(results, 'workers');
@@ -254,6 +265,7 @@ async function foreground(
     jobsPerClient: perClient,
     window,
     payloadBytes: 100,
+    uniques: ctx.shape.uniques,
     recordLatency,
   };
   const results = await runPhase(plan(ctx, [workerTask], [clientTask]), ctx.timeoutMs);
@@ -349,6 +361,43 @@ const deepQueue: Scenario = {
   },
 };
 
+/** The payload of the library scenario: 10 MB. */
+export const LIBRARY_PAYLOAD_BYTES = 10 * 1000 * 1000;
+
+const library10mb: Scenario = {
+  name: 'library-10mb',
+  summary: 'the client library: 10 MB foreground jobs echoed by a library worker',
+  async run(ctx) {
+    const jobs = ctx.sizes.libraryJobs;
+    const workerTask: Task = {
+      kind: 'lib-worker',
+      port: ctx.server.port,
+      functionName: FUNCTION,
+      concurrency: 2,
+      target: jobs,
+    };
+    const clientTask: Task = {
+      kind: 'lib-clients',
+      port: ctx.server.port,
+      functionName: FUNCTION,
+      jobs,
+      inFlight: 2,
+      payloadBytes: LIBRARY_PAYLOAD_BYTES,
+    };
+    const results = await runPhase(plan(ctx, [workerTask], [clientTask]), ctx.timeoutMs);
+    const clients = only(results, 'lib-clients');
+    const seconds = (clients.finishedAt - clients.startedAt) / 1000;
+    return [
+      {
+        key: 'library-10mb.mb-per-s',
+        value: seconds > 0 ? (clients.counted * LIBRARY_PAYLOAD_BYTES) / 1e6 / seconds : 0,
+        jobsCounted: clients.counted,
+        jobsExpected: jobs,
+      },
+    ];
+  },
+};
+
 /** Every scenario by name. */
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   'bg-submit': bgSubmit,
@@ -357,4 +406,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   'fg-throughput': fgThroughput,
   memory,
   'deep-queue': deepQueue,
+  'library-10mb': library10mb,
 };

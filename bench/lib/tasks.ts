@@ -1,3 +1,5 @@
+import type { UniqueMode } from './submit-packets.js';
+
 /**
  * What the benchmark's parent asks a load-generator process to do, and what it hears back.
  * Everything here crosses the IPC channel, so it is plain data.
@@ -12,6 +14,7 @@ export interface BackgroundSubmitTask {
   readonly jobsPerConnection: number;
   readonly payloadBytes: number;
   readonly window: number;
+  readonly uniques: UniqueMode;
 }
 
 /** Workers in the usual GRAB_JOB / PRE_SLEEP / WORK_COMPLETE loop, until `target` jobs are done. */
@@ -34,12 +37,37 @@ export interface ForegroundClientsTask {
   readonly jobsPerClient: number;
   readonly window: number;
   readonly payloadBytes: number;
+  readonly uniques: UniqueMode;
   /** Whether to return each job's submit-to-WORK_COMPLETE time. */
   readonly recordLatency: boolean;
 }
 
+/** A worker of the project's library that echoes workloads, until `target` jobs are done. */
+export interface LibraryWorkerTask {
+  readonly kind: 'lib-worker';
+  readonly port: number;
+  readonly functionName: string;
+  readonly concurrency: number;
+  readonly target: number;
+}
+
+/** A client of the project's library running `jobs` foreground jobs, `inFlight` at a time. */
+export interface LibraryClientsTask {
+  readonly kind: 'lib-clients';
+  readonly port: number;
+  readonly functionName: string;
+  readonly jobs: number;
+  readonly inFlight: number;
+  readonly payloadBytes: number;
+}
+
 /** One unit of load. */
-export type Task = BackgroundSubmitTask | WorkerGroupTask | ForegroundClientsTask;
+export type Task =
+  | BackgroundSubmitTask
+  | WorkerGroupTask
+  | ForegroundClientsTask
+  | LibraryWorkerTask
+  | LibraryClientsTask;
 
 /** What one task did, with wall-clock times comparable across processes. */
 export interface TaskResult {

@@ -39,7 +39,7 @@ const gearmandMissing = await skipUnless('bench smoke run', 'gearmand');
 
 describe('bench load generator against gearmand', { skip: gearmandMissing }, () => {
   it('--quick counts, in every scenario, exactly the jobs it sent', async () => {
-    const sizes: Sizes = { ...QUICK_SIZES, queuedJobs: 3_000, probeJobs: 500 };
+    const sizes: Sizes = { ...QUICK_SIZES, queuedJobs: 3_000, probeJobs: 500, libraryJobs: 2 };
     const record = await runBenchmark({
       scenarios: SCENARIO_NAMES,
       servers: ['gearmand'],
@@ -78,11 +78,12 @@ describe('bench load generator against gearmand', { skip: gearmandMissing }, () 
     // deep-queue: an empty-server probe, the fill up to queuedJobs, a full-server probe.
     const deep = sizes.queuedJobs + sizes.probeJobs;
     assert.deepEqual(counted('deep-queue.rate-full'), { counted: deep, expected: deep });
+    assert.deepEqual(counted('library-10mb.mb-per-s'), { counted: 2, expected: 2 });
     for (const m of record.measurements) assert.ok(m.value > 0, `${m.key} is ${m.value}`);
     assert.ok(record.commandLines.gearmand?.includes('--hashtable-buckets 99991'));
   });
 
-  it('the server really queued every job the submitter counted', async () => {
+  it('the server really queued every job the submitter counted, each under its own unique id', async () => {
     const server = await startGearmand();
     const functionName = `bench-smoke-${process.pid}-${Date.now()}`;
     try {
@@ -94,6 +95,7 @@ describe('bench load generator against gearmand', { skip: gearmandMissing }, () 
         jobsPerConnection: 259,
         payloadBytes: 10,
         window: 40,
+        uniques: 'distinct',
       });
       const result = await task.start();
       task.close();
@@ -102,6 +104,12 @@ describe('bench load generator against gearmand', { skip: gearmandMissing }, () 
       const status = await adminList(server.port, 'status');
       const line = status.split('\n').find((l) => l.startsWith(`${functionName}\t`));
       assert.equal(line, `${functionName}\t777\t0\t0`);
+      const uniques = (await adminList(server.port, 'show unique jobs'))
+        .split('\n')
+        .filter((l) => l !== '' && l !== '.');
+      assert.equal(new Set(uniques).size, 777);
+      for (const u of uniques)
+        assert.match(u, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-\d{12}$/);
     } finally {
       await server.stop();
     }
