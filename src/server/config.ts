@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { GearboxError } from '../protocol/errors.js';
 import { LOG_LEVELS, type LogLevel } from './core/effects.js';
 import type { QueueConfig } from '../storage/queue-config.js';
+import { defaultSqlitePath, parseStoreUrl } from '../storage/open-store.js';
 
 /** TCP keepalive settings applied to every accepted socket. */
 export interface KeepaliveConfig {
@@ -53,7 +54,11 @@ export interface ServerConfig {
   readonly user: string | undefined;
   /** `-t`: accepted for compatibility; Gearbox runs one event loop whatever the value. */
   readonly threads: number;
-  /** `-q …` / `--store URL`: where background jobs are kept. */
+  /**
+   * `-q …` / `--store URL`: where background jobs are kept. Without either, a SQLite file at
+   * the storage layer's default path (`$GEARBOX_DATA_DIR/queue.sqlite`, else
+   * `$XDG_STATE_HOME/gearbox/queue.sqlite`, else `~/.local/state/gearbox/queue.sqlite`).
+   */
   readonly queue: QueueConfig;
   /** `--store-queue-on-shutdown`: accepted (sqlite only in gearmand); jobs are always written. */
   readonly storeQueueOnShutdown: boolean;
@@ -347,7 +352,7 @@ const FLAGS: readonly FlagSpec[] = [
   {
     long: 'store',
     value: 'URL',
-    help: 'job store as a URL: sqlite:///path, postgres://…, mysql://…, redis://…, builtin:',
+    help: 'job store as a URL: sqlite:///path, postgres://…, mysql://…/db, redis://host[/prefix], builtin:',
     apply: (d, v) => (d.storeUrl = v),
   },
   {
@@ -471,7 +476,9 @@ export function serverHelp(): string {
   }
   lines.push(
     '',
-    'Without -q or --store, jobs are kept in memory (builtin).',
+    'Without -q or --store, background jobs are kept in SQLite at',
+    '$GEARBOX_DATA_DIR/queue.sqlite (else $XDG_STATE_HOME/gearbox/queue.sqlite, else',
+    '~/.local/state/gearbox/queue.sqlite); -q builtin keeps them in memory only, as gearmand does.',
     'Signals: SIGTERM or SIGINT stop at once (stored background jobs stay stored);',
     'SIGUSR1 stops gracefully (no new connections, running jobs finish first).',
     'Ignored gearmand flags: -t/--threads, -f/--file-descriptors, --keepalive-interval,',
@@ -561,7 +568,13 @@ function required(options: Map<string, string>, key: string, flag: string, type:
 
 function queueFromFlags(draft: Draft): QueueConfig {
   const o = draft.queueOptions;
-  const type = (draft.queueType ?? 'builtin').toLowerCase();
+  if (draft.queueType === undefined) {
+    // No -q: gearmand's libsqlite3 flags alone still mean SQLite; otherwise the durable default.
+    const file = o.get('sqlite-db');
+    const table = o.get('sqlite-table');
+    return { type: 'sqlite', file: file ?? defaultSqlitePath(), ...(table ? { table } : {}) };
+  }
+  const type = draft.queueType.toLowerCase();
   switch (type) {
     case 'builtin':
     case 'memory':
@@ -618,66 +631,12 @@ function queueFromFlags(draft: Draft): QueueConfig {
   }
 }
 
-/** Turns a `--store` URL into a queue config. */
+/** Turns a `--store` URL into a queue config (the storage layer's parser, errors as ours). */
 export function queueFromUrl(url: string): QueueConfig {
-  let u: URL;
   try {
-    u = new URL(url);
-  } catch {
-    throw new ConfigError('BAD_VALUE', `--store: '${url}' is not a URL (e.g. sqlite:///path)`);
-  }
-  const table = u.searchParams.get('table') ?? undefined;
-  const withTable = table ? { table } : {};
-  const decode = (s: string): string => decodeURIComponent(s);
-  switch (u.protocol) {
-    case 'builtin:':
-    case 'memory:':
-      return { type: 'builtin' };
-    case 'sqlite:':
-    case 'sqlite3:': {
-      // sqlite:///abs/path and sqlite://./relative or sqlite:relative all name a file.
-      const file = decode(u.host ? `${u.host}${u.pathname}` : u.pathname);
-      if (file === '' || file === '/') {
-        throw new ConfigError('BAD_VALUE', `--store: '${url}' names no file`);
-      }
-      return { type: 'sqlite', file, ...withTable };
-    }
-    case 'postgres:':
-    case 'postgresql:': {
-      u.searchParams.delete('table');
-      return { type: 'postgres', conninfo: u.toString(), ...withTable };
-    }
-    case 'mysql:':
-    case 'mariadb:': {
-      const database = decode(u.pathname.replace(/^\//, ''));
-      if (database === '') {
-        throw new ConfigError('BAD_VALUE', `--store: '${url}' names no database`);
-      }
-      return {
-        type: 'mysql',
-        host: u.hostname || 'localhost',
-        port: u.port ? integer('--store port', u.port, 1, 65535) : 3306,
-        user: u.username ? decode(u.username) : 'root',
-        password: decode(u.password),
-        database,
-        ...withTable,
-      };
-    }
-    case 'redis:': {
-      const prefix = u.searchParams.get('prefix') ?? undefined;
-      return {
-        type: 'redis',
-        host: u.hostname || '127.0.0.1',
-        port: u.port ? integer('--store port', u.port, 1, 65535) : 6379,
-        ...(u.password ? { password: decode(u.password) } : {}),
-        ...(prefix ? { prefix } : {}),
-      };
-    }
-    default:
-      throw new ConfigError(
-        'BAD_VALUE',
-        `--store: unknown scheme '${u.protocol}' (sqlite, postgres, mysql, redis, builtin)`,
-      );
+    return parseStoreUrl(url);
+  } catch (err) {
+    throw new ConfigError('BAD_VALUE', `--store: ${(err as Error).message}`, { cause: err });
   }
 }
 

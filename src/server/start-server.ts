@@ -10,6 +10,7 @@ import { NetServer } from './net/net-server.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
 import type { QueueConfig } from '../storage/queue-config.js';
+import { createStore } from '../storage/open-store.js';
 
 /** A running Gearbox job server. */
 export interface GearboxServer {
@@ -59,19 +60,15 @@ export function gearboxVersion(): string {
   return '0.0.0';
 }
 
-/** Opens the configured store; `builtin` means none (jobs live in memory only). */
-function openStore(queue: QueueConfig, logger: Logger): Promise<JobStore | undefined> {
-  if (queue.type === 'builtin') return Promise.resolve(undefined);
-  // Hook for the storage layer's createStore(); until it lands only `builtin` is available.
-  logger.log('ERROR', `queue type ${queue.type} is not available in this build`);
-  return Promise.reject(
-    new ConfigError('UNSUPPORTED', `queue type ${queue.type} is not available in this build`),
-  );
+/** The configured store, not yet opened; `builtin` means none (jobs live in memory only). */
+function configuredStore(queue: QueueConfig, logger: Logger): JobStore | undefined {
+  return createStore(queue, (level, message) => logger.log(level, `store: ${message}`));
 }
 
 /**
- * Starts a job server. `config` fields not given take their defaults (127.0.0.1:4730, builtin
- * queue). Rejects with a `ConfigError`, a `NetError` (cannot listen) or a `StoreError`
+ * Starts a job server. `config` fields not given take `defaultServerConfig()`'s values
+ * (127.0.0.1:4730, `builtin` queue: a library caller chooses its store explicitly, while the
+ * `gearbox server` command defaults to SQLite). Rejects with a `ConfigError`, a `NetError` (cannot listen) or a `StoreError`
  * (cannot open or replay the store).
  */
 export async function startServer(
@@ -84,7 +81,7 @@ export async function startServer(
   let store: JobStore | undefined;
   let net: NetServer | undefined;
   try {
-    store = options.store ?? (await openStore(full.queue, logger));
+    store = options.store ?? configuredStore(full.queue, logger);
     const core = new ServerCore(
       {
         handlePrefix: full.jobHandlePrefix,
@@ -100,6 +97,7 @@ export async function startServer(
       { now: () => Date.now() },
     );
     if (store) {
+      logger.log('INFO', `opening ${store.description}`);
       await store.open();
       let replayed = 0;
       for await (const job of store.replay()) {

@@ -23,11 +23,24 @@ function refused(argv: string[], code: string, pattern: RegExp): void {
 }
 
 describe('gearbox server flags', () => {
-  it('defaults to 127.0.0.1:4730, builtin queue, ERROR level', () => {
-    const c = config([]);
+  it('defaults to 127.0.0.1:4730, the SQLite queue in GEARBOX_DATA_DIR, ERROR level', () => {
+    const saved = process.env.GEARBOX_DATA_DIR;
+    process.env.GEARBOX_DATA_DIR = '/srv/gearbox-state';
+    let c: ServerConfig;
+    try {
+      c = config([]);
+    } finally {
+      if (saved === undefined) delete process.env.GEARBOX_DATA_DIR;
+      else process.env.GEARBOX_DATA_DIR = saved;
+    }
     assert.deepEqual(c.listen, ['127.0.0.1']);
     assert.equal(c.port, 4730);
-    assert.deepEqual(c.queue, { type: 'builtin' });
+    assert.deepEqual(c.queue, { type: 'sqlite', file: '/srv/gearbox-state/queue.sqlite' });
+    assert.deepEqual(config(['-q', 'builtin']).queue, { type: 'builtin' });
+    assert.deepEqual(config(['--libsqlite3-db', '/tmp/g.db']).queue, {
+      type: 'sqlite',
+      file: '/tmp/g.db',
+    });
     assert.equal(c.verbose, 'ERROR');
     assert.equal(c.jobRetries, 0);
     assert.match(c.jobHandlePrefix, /^H:/);
@@ -161,7 +174,7 @@ describe('gearbox server flags', () => {
       password: '',
       database: 'test',
     });
-    assert.deepEqual(queueFromUrl('redis://:secret@127.0.0.1:6379?prefix=x_'), {
+    assert.deepEqual(queueFromUrl('redis://:secret@127.0.0.1:6379/x_'), {
       type: 'redis',
       host: '127.0.0.1',
       port: 6379,
@@ -169,8 +182,8 @@ describe('gearbox server flags', () => {
       prefix: 'x_',
     });
     assert.deepEqual(config(['--store', 'builtin:']).queue, { type: 'builtin' });
-    refused(['--store', 'ftp://x'], 'BAD_VALUE', /unknown scheme 'ftp:'/);
-    refused(['--store', 'not a url'], 'BAD_VALUE', /is not a URL/);
+    refused(['--store', 'ftp://x'], 'BAD_VALUE', /--store: .*unknown store type "ftp"/);
+    refused(['--store', 'not a url'], 'BAD_VALUE', /--store: invalid --store URL/);
     refused(['--store', 'sqlite:///q', '-q', 'builtin'], 'BAD_VALUE', /not both/);
   });
 

@@ -5,16 +5,20 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, gearboxMain, waitForPort, type RunningServer } from './processes.js';
 
 const ENTRY = `import { main } from ${JSON.stringify(pathToFileURL(gearboxMain).href)};
 await main(process.argv.slice(1));`;
 
-/** Spawns `gearbox <args>`. */
-export function spawnGearbox(args: readonly string[]): ChildProcess {
+/** Spawns `gearbox <args>`; `env` is added to this process's environment. */
+export function spawnGearbox(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--input-type=module', '-e', ENTRY, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
 }
 
@@ -50,11 +54,16 @@ export interface GearboxProcess extends RunningServer {
 
 /**
  * Starts `gearbox server -L 127.0.0.1 -p <free port> <args>` and waits until it accepts
- * connections.
+ * connections. Each server gets its own GEARBOX_DATA_DIR (removed when it stops), so the
+ * default SQLite queue of one test never leaks jobs into another.
  */
 export async function startGearboxServer(args: readonly string[] = []): Promise<GearboxProcess> {
   const port = await freePort();
-  const child = spawnGearbox(['server', '-L', '127.0.0.1', '-p', String(port), ...args]);
+  const dataDir = mkdtempSync(join(tmpdir(), 'gearbox-data-'));
+  const child = spawnGearbox(['server', '-L', '127.0.0.1', '-p', String(port), ...args], {
+    GEARBOX_DATA_DIR: dataDir,
+  });
+  child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

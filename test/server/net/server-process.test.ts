@@ -301,6 +301,27 @@ describe('gearbox server process lifecycle', () => {
     assert.match(log, /server stopped/);
   });
 
+  it('uses the SQLite default queue in GEARBOX_DATA_DIR without queue flags', async () => {
+    const server = await startGearboxServer(['--verbose', 'INFO']);
+    await server.stop();
+    assert.match(server.stderr(), /opening sqlite:\S*gearbox-data-\w+\/queue\.sqlite/);
+  });
+
+  it('keeps background jobs across a restart with -q libsqlite3 (gearmand flags)', async () => {
+    const flags = ['-q', 'libsqlite3', '--libsqlite3-db', join(dir, 'queue.db')];
+    const first = await startGearboxServer(flags);
+    const client = await RawPeer.connect(first.port);
+    client.write(request(PacketType.SUBMIT_JOB_HIGH_BG, 'kept', 'k1', 'payload'));
+    assert.equal((await client.nextPacket()).type, PacketType.JOB_CREATED);
+    await first.stop();
+    const second = await startGearboxServer(flags);
+    try {
+      assert.match(await admin(second.port, 'prioritystatus'), /^kept\t1\t0\t0\t0$/m);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('stops on admin shutdown from loopback, after answering OK', async () => {
     const server = await startGearboxServer();
     const peer = await RawPeer.connect(server.port, 'text');
