@@ -27,27 +27,30 @@ interface JobExtras {
   denominator?: string;
 }
 
+// Bit layout of Job.bits: a million queued jobs make every field count.
+const STATE_MASK = 0b111;
+const PRIORITY_SHIFT = 3;
+const PRIORITY_MASK = 0b11 << PRIORITY_SHIFT;
+const BACKGROUND = 1 << 5;
+const IGNORED = 1 << 6;
+const TIMER_ARMED = 1 << 7;
+
 /**
  * One job. Byte strings (function, unique, reducer) hold one character per byte, exactly as
- * they arrived. The object is kept compact because a million of them may sit in a queue.
+ * they arrived. The object is kept compact (flags packed in one number, rare fields out of line)
+ * because a million of them may sit in a queue.
  */
 export class Job {
   /** The next job in the same priority list (an intrusive singly linked list). */
   next: Job | undefined = undefined;
-  state: JobState;
-  /** Set when the job was abandoned by all its foreground clients or cancelled. */
-  ignored = false;
-  /** Whether a CAN_DO_TIMEOUT timer is armed for the current assignment. */
-  timerArmed = false;
+  private bits: number;
   retries = 0;
   /** The worker connection running the job. */
   worker: number | undefined = undefined;
   /** Attached foreground clients, one entry per submission (gearmand sends each one a copy). */
   clients: number[] | undefined = undefined;
-  /** The store token while PENDING. */
-  token = 0;
   /** The store row key while the job is in the store; cleared once the row is deleted. */
-  storeKey: string | undefined;
+  storeKey: string | undefined = undefined;
   extras: JobExtras | undefined = undefined;
   private readonly payload: Buffer | string;
 
@@ -57,14 +60,48 @@ export class Job {
     readonly fn: FunctionQueue,
     readonly unique: string,
     data: Buffer,
-    readonly priority: Priority,
-    readonly background: boolean,
+    priority: Priority,
+    background: boolean,
     /** Unix seconds before which the job must not run (0 = now). */
     readonly when: number,
     state: JobState,
   ) {
-    this.state = state;
+    this.bits = state | (priority << PRIORITY_SHIFT) | (background ? BACKGROUND : 0);
     this.payload = data.length <= SMALL_PAYLOAD ? data.toString('latin1') : Buffer.from(data);
+  }
+
+  get state(): JobState {
+    return (this.bits & STATE_MASK) as JobState;
+  }
+
+  set state(state: JobState) {
+    this.bits = (this.bits & ~STATE_MASK) | state;
+  }
+
+  get priority(): Priority {
+    return ((this.bits & PRIORITY_MASK) >> PRIORITY_SHIFT) as Priority;
+  }
+
+  get background(): boolean {
+    return (this.bits & BACKGROUND) !== 0;
+  }
+
+  /** Set when the job was abandoned by all its foreground clients or cancelled. */
+  get ignored(): boolean {
+    return (this.bits & IGNORED) !== 0;
+  }
+
+  set ignored(value: boolean) {
+    this.bits = value ? this.bits | IGNORED : this.bits & ~IGNORED;
+  }
+
+  /** Whether a CAN_DO_TIMEOUT timer is armed for the current assignment. */
+  get timerArmed(): boolean {
+    return (this.bits & TIMER_ARMED) !== 0;
+  }
+
+  set timerArmed(value: boolean) {
+    this.bits = value ? this.bits | TIMER_ARMED : this.bits & ~TIMER_ARMED;
   }
 
   /** The workload bytes (a fresh buffer for small payloads). */

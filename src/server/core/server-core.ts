@@ -190,6 +190,8 @@ export class ServerCore {
   /** Acknowledged jobs (queued, delayed, running, ignored-but-not-yet-skipped) by handle number. */
   private readonly jobs = new Map<number, Job>();
   private readonly pending = new Map<number, PendingPersist>();
+  /** The token of each PENDING job (kept here, not on every job, to keep jobs small). */
+  private readonly pendingTokens = new Map<Job, number>();
   private readonly delayedJobs = new DelayHeap();
   /** The time the `epoch` timer is armed for, or -1. */
   private epochTimerAt = -1;
@@ -386,7 +388,7 @@ export class ServerCore {
     if (entry === undefined) return this.flush();
     this.pending.delete(token);
     const job = entry.job;
-    job.token = 0;
+    this.pendingTokens.delete(job);
     job.fn.pending--;
     if (error !== undefined) {
       job.storeKey = undefined;
@@ -543,8 +545,9 @@ export class ServerCore {
     this.counters.jobsCoalesced++;
     if (!background) this.attach(conn, job);
     if (job.state === JobState.PENDING) {
-      this.pending.get(job.token)?.holders.push(conn.info.id);
-      this.out.push({ type: 'hold', conn: conn.info.id, token: job.token });
+      const token = this.pendingTokens.get(job) ?? 0;
+      this.pending.get(token)?.holders.push(conn.info.id);
+      this.out.push({ type: 'hold', conn: conn.info.id, token });
       return;
     }
     this.send(conn.info.id, this.jobCreated(job));
@@ -552,7 +555,7 @@ export class ServerCore {
 
   private persist(conn: Connection, job: Job): void {
     const token = this.nextToken++;
-    job.token = token;
+    this.pendingTokens.set(job, token);
     job.fn.pending++;
     const generated = job.unique === '' || job.unique === '-';
     const key = generated
