@@ -331,6 +331,66 @@ describe('gearbox server process lifecycle', () => {
     assert.equal(code, 0);
   });
 
+  it('on shutdown graceful, refuses new connections and waits for the running job', async () => {
+    const server = await startGearboxServer(['-q', 'builtin']);
+    const worker = await RawPeer.connect(server.port);
+    const client = await RawPeer.connect(server.port);
+    worker.write(Buffer.concat([request(PacketType.CAN_DO, 'g'), request(PacketType.GRAB_JOB)]));
+    assert.equal((await worker.nextPacket()).type, PacketType.NO_JOB);
+    client.write(request(PacketType.SUBMIT_JOB, 'g', '', 'work'));
+    assert.equal((await client.nextPacket()).type, PacketType.JOB_CREATED);
+    worker.write(request(PacketType.GRAB_JOB));
+    const assign = await worker.nextPacket();
+    assert.equal(assign.type, PacketType.JOB_ASSIGN);
+
+    const adminPeer = await RawPeer.connect(server.port, 'text');
+    adminPeer.write('shutdown graceful\n');
+    assert.equal(await adminPeer.readUntil('\r\n'), 'OK\r\n');
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: server.port });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(undefined);
+        });
+        socket.once('error', reject);
+      }),
+      /ECONNREFUSED/,
+      'the listener is closed',
+    );
+    assert.equal(server.process.exitCode, null, 'still running while the job runs');
+    worker.write(request(PacketType.WORK_COMPLETE, assign.args[0] as Buffer, 'done'));
+    const complete = await client.nextPacket();
+    assert.equal(complete.type, PacketType.WORK_COMPLETE);
+    assert.equal(complete.args[1]?.toString(), 'done');
+    const { code } = await server.exited;
+    assert.equal(code, 0);
+  });
+
+  it('survives peers that reset their connection with unread replies', async () => {
+    const server = await startGearboxServer(['-q', 'builtin']);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const peer = await RawPeer.connect(server.port);
+        peer.write(request(PacketType.ECHO_REQ, Buffer.alloc(200_000)));
+        peer.write(request(PacketType.SUBMIT_JOB, 'reset', '', 'x'));
+        await new Promise((r) => setTimeout(r, 5));
+        peer.socket.resetAndDestroy();
+      }
+      assert.equal(await echo(server.port, 'alive'), 'alive');
+      // As in gearmand, jobs whose client vanished are skipped (and freed) when a worker grabs.
+      const worker = await RawPeer.connect(server.port);
+      worker.write(
+        Buffer.concat([request(PacketType.CAN_DO, 'reset'), request(PacketType.GRAB_JOB)]),
+      );
+      assert.equal((await worker.nextPacket()).type, PacketType.NO_JOB);
+      assert.match(await admin(server.port, 'status'), /^reset\t0\t0\t1$/m);
+      worker.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('fails clearly when the port is taken', async () => {
     const first = await startGearboxServer();
     try {
