@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SqlBackend, SqlDialect, SqlExecutor, SqlRow } from './sql-backend.js';
 
 const dialect: SqlDialect = {
@@ -38,6 +39,8 @@ const dialect: SqlDialect = {
   ],
 };
 
+/** Deadlocks and serialization failures are retried this many times in all. */
+const MAX_TRANSACTION_ATTEMPTS = 8;
 const RETRYABLE = new Set([1213, 1205]);
 
 function errnoOf(err: unknown): number | undefined {
@@ -131,7 +134,11 @@ export class MysqlBackend implements SqlBackend {
         );
         if (rolledBack) conn.release();
         else conn.destroy();
-        if (attempt < 5 && RETRYABLE.has(errnoOf(err) ?? 0)) continue;
+        if (attempt < MAX_TRANSACTION_ATTEMPTS && RETRYABLE.has(errnoOf(err) ?? 0)) {
+          // A short random pause, so the two sides of a deadlock do not collide again.
+          await sleep(Math.random() * 10 * attempt);
+          continue;
+        }
         throw err;
       }
     }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { SchedulerError } from './errors.js';
 import type { SqlBackend, SqlDialect, SqlExecutor, SqlRow } from './sql-backend.js';
@@ -44,6 +45,8 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** Deadlocks and serialization failures are retried this many times in all. */
+const MAX_TRANSACTION_ATTEMPTS = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
 
 function codeOf(err: unknown): string | undefined {
@@ -108,7 +111,11 @@ export class PostgresBackend implements SqlBackend {
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        if (attempt < 5 && RETRYABLE.has(codeOf(err) ?? '')) continue;
+        if (attempt < MAX_TRANSACTION_ATTEMPTS && RETRYABLE.has(codeOf(err) ?? '')) {
+          // A short random pause, so the two sides of a deadlock do not collide again.
+          await sleep(Math.random() * 10 * attempt);
+          continue;
+        }
         throw err;
       } finally {
         client.release(broken);

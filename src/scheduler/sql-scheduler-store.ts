@@ -249,9 +249,12 @@ export class SqlSchedulerStore implements SchedulerStore {
   }
 
   private leaseMatch(leases: readonly Lease[]): { sql: string; params: number[] } {
+    // The `id IN` list lets every database go by the primary key (a scan over the OR list
+    // would lock rows other transactions are claiming and invite deadlocks on InnoDB).
+    const ids = leases.map((l) => num(checkId(l.id)));
     return {
-      sql: leases.map(() => '(id = ? AND claims = ?)').join(' OR '),
-      params: leases.flatMap((l) => [num(checkId(l.id)), l.token]),
+      sql: `id IN (${ids.map(() => '?').join(', ')}) AND (${leases.map(() => '(id = ? AND claims = ?)').join(' OR ')})`,
+      params: [...ids, ...leases.flatMap((l) => [num(l.id), l.token])],
     };
   }
 
