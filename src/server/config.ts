@@ -443,7 +443,7 @@ const FLAGS: readonly FlagSpec[] = [
   {
     long: 'max-output-buffer',
     value: 'BYTES',
-    help: 'unsent reply bytes a connection may owe before it is dropped (default 64M)',
+    help: 'unsent reply bytes a connection may owe before it is dropped (default 64M; at least --max-packet-size + 64K)',
     apply: (d, v, f) => (d.maxOutputBuffer = byteSize(f, v)),
   },
   {
