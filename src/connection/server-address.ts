@@ -81,3 +81,24 @@ export function formatAddress(address: ServerAddress): string {
     ? `[${address.host}]:${address.port}`
     : `${address.host}:${address.port}`;
 }
+
+/**
+ * Builds a server list the way the gearman tools take it: `-h` hosts (each may be a
+ * comma-separated list, and may carry its own `:port`) with `-p` as the port of those that do
+ * not. Throws a `TypeError` for a malformed entry.
+ */
+export function serversFromHostsAndPort(
+  hosts: readonly string[],
+  port: string | undefined,
+  defaultHost = 'localhost',
+): ServerAddress[] {
+  const fallbackPort = port === undefined ? DEFAULT_PORT : parsePort(port, port);
+  const entries = hosts.flatMap((h) => h.split(',')).filter((h) => h.trim() !== '');
+  if (entries.length === 0) entries.push(defaultHost);
+  return entries.map((entry) => {
+    const [address] = parseServers(entry);
+    if (address === undefined) throw new TypeError(`invalid server address '${entry}'`);
+    const explicitPort = /^\[.*\]:\d+$/.test(entry.trim()) || /^[^:]*:\d+$/.test(entry.trim());
+    return explicitPort ? address : { host: address.host, port: fallbackPort };
+  });
+}

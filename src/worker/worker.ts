@@ -71,6 +71,7 @@ interface WorkerLink {
 interface RunningJob {
   readonly job: WorkerJob;
   readonly controller: AbortController;
+  readonly link: WorkerLink;
 }
 
 /** Grace added to the server-side CAN_DO_TIMEOUT so that our own timeout fires first. */
@@ -83,7 +84,9 @@ const SERVER_TIMEOUT_GRACE = 1000;
  *                                     └─NO_JOB──PRE_SLEEP──▶ sleeping ──NOOP──▶ ready
  *
  * "ready" grabs only while fewer than `concurrency` jobs run; a finished job makes every ready
- * connection grab again. Stopping sends RESET_ABILITIES so nothing new is assigned.
+ * connection grab again. Stopping just stops grabbing. CANT_DO (and RESET_ABILITIES) make
+ * gearmand requeue the running jobs of those functions, so unregister() holds CANT_DO back on a
+ * connection until its running jobs of that function have answered.
  */
 
 /**
@@ -173,7 +176,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (previous !== undefined && previous.timeout === timeout) return this;
     for (const link of this.links) {
       if (!link.connection.isConnected) continue;
-      if (previous) link.connection.send(request(PacketType.CANT_DO, functionName));
+      const busy = [...this.running].some(
+        (r) => r.link === link && r.job.functionName === functionName,
+      );
+      if (previous && !busy) link.connection.send(request(PacketType.CANT_DO, functionName));
       link.connection.send(this.canDo(functionName, timeout));
       this.pump(link);
     }
@@ -183,10 +189,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Stops taking jobs for a function (CANT_DO); jobs already running finish. */
   unregister(functionName: string): boolean {
     if (!this.functions.delete(functionName)) return false;
-    for (const link of this.links)
-      if (link.connection.isConnected)
-        link.connection.send(request(PacketType.CANT_DO, functionName));
+    for (const link of this.links) this.cantDoWhenIdle(link, functionName);
     return true;
+  }
+
+  /** Sends CANT_DO unless this connection still runs a job of the function (it would be requeued). */
+  private cantDoWhenIdle(link: WorkerLink, functionName: string): void {
+    if (this.functions.has(functionName) || !link.connection.isConnected) return;
+    for (const r of this.running)
+      if (r.link === link && r.job.functionName === functionName) return;
+    link.connection.send(request(PacketType.CANT_DO, functionName));
   }
 
   /**
@@ -209,7 +221,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Stops gracefully: takes no new jobs (RESET_ABILITIES), waits up to `timeout` ms for the
+   * Stops gracefully: takes no new jobs (stops grabbing), waits up to `timeout` ms for the
    * running ones, aborts the signals of those still running, then closes the connections (the
    * server requeues any job left unfinished).
    */
@@ -217,11 +229,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const timeout = options.timeout ?? 30_000;
     if (typeof timeout !== 'number' || !(timeout >= 0))
       throw new TypeError('timeout must be a non-negative number of ms');
-    if (!this.stopping) {
-      this.stopping = true;
-      for (const link of this.links)
-        if (link.connection.isConnected) link.connection.send(Frames.RESET_ABILITIES);
-    }
+    this.stopping = true;
     if (this.running.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -348,7 +356,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       sendWarning: (data: Payload) =>
         send(request(PacketType.WORK_WARNING, handleBytes, checkPayload(data))),
     };
-    const entry: RunningJob = { job, controller };
+    const entry: RunningJob = { job, controller, link };
     this.running.add(entry);
     let timer: NodeJS.Timeout | undefined;
     const finish = (packets: Buffer[], error?: Error): void => {
@@ -357,6 +365,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
       this.running.delete(entry);
+      if (!this.functions.has(functionName)) this.cantDoWhenIdle(link, functionName);
       if (error) this.emit('failed', job, error);
       if (this.running.size === 0) {
         const waiters = this.idleWaiters;
