@@ -248,12 +248,15 @@ export class NetServer implements ConnectionHost {
           break;
         }
         case 'unpersist':
-          this.store?.remove(effect.key).catch((err: unknown) => {
-            this.log(
-              'ERROR',
-              `store: cannot delete job ${effect.key.functionName}/${effect.key.uniqueKey}: ${describe(err)}`,
-            );
-          });
+          if (this.store) {
+            const store = this.store;
+            settle(() => store.remove(effect.key)).catch((err: unknown) => {
+              this.log(
+                'ERROR',
+                `store: cannot delete job ${effect.key.functionName}/${effect.key.uniqueKey}: ${describe(err)}`,
+              );
+            });
+          }
           break;
         case 'timer':
           this.arm(effect.key, effect.at);
@@ -286,10 +289,7 @@ export class NetServer implements ConnectionHost {
       this.dropSlowPeer(conn);
       return;
     }
-    if (!conn.flushQueued) {
-      conn.flushQueued = true;
-      this.toFlush.push(conn);
-    }
+    this.scheduleFlush(conn);
   }
 
   private dropSlowPeer(conn: Connection): void {
@@ -302,10 +302,14 @@ export class NetServer implements ConnectionHost {
 
   private closeConnection(conn: Connection): void {
     conn.closeAfterFlush();
-    if (!conn.flushQueued) {
-      conn.flushQueued = true;
-      this.toFlush.push(conn);
-    }
+    this.scheduleFlush(conn);
+  }
+
+  /** Puts the connection on the list written at the end of this turn (once). */
+  private scheduleFlush(conn: Connection): void {
+    if (conn.flushQueued) return;
+    conn.flushQueued = true;
+    this.toFlush.push(conn);
   }
 
   /** Writes every connection's ready output: one socket write per connection per turn. */
@@ -322,7 +326,8 @@ export class NetServer implements ConnectionHost {
 
   private persist(token: number, job: Parameters<JobStore['add']>[0]): void {
     this.pendingCommits++;
-    const committed = this.store ? this.store.add(job) : Promise.resolve();
+    const store = this.store;
+    const committed = store ? settle(() => store.add(job)) : Promise.resolve();
     committed.then(
       () => this.commitSettled(token, undefined),
       (err: unknown) => {
@@ -345,10 +350,7 @@ export class NetServer implements ConnectionHost {
     this.holds.delete(token);
     for (const conn of holders ?? []) {
       conn.output.release(token);
-      if (!conn.flushQueued) {
-        conn.flushQueued = true;
-        this.toFlush.push(conn);
-      }
+      this.scheduleFlush(conn);
     }
     this.flushAll();
   }
@@ -424,6 +426,15 @@ export class NetServer implements ConnectionHost {
     await Promise.all(listenersClosed);
     this.log('NOTICE', 'server stopped');
     this.resolveClosed();
+  }
+}
+
+/** Runs a store call so that a synchronous throw becomes a rejection like any other failure. */
+function settle(call: () => Promise<void>): Promise<void> {
+  try {
+    return call();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }
 
