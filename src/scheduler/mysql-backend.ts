@@ -53,21 +53,27 @@ interface CallbackConnection {
 }
 
 interface Queryable {
-  query(sql: string, params: unknown[]): Promise<[unknown, unknown]>;
+  query(options: { sql: string; timeout: number }, params: unknown[]): Promise<[unknown, unknown]>;
 }
+
+/** The longest any statement may take before it fails. */
+const QUERY_TIMEOUT_MS = 30_000;
 
 function executor(db: Queryable): SqlExecutor {
   return {
     async query(sql, params = []) {
-      const [rows] = await db.query(sql, [...params]);
+      const [rows] = await db.query({ sql, timeout: QUERY_TIMEOUT_MS }, [...params]);
       return rows as SqlRow[];
     },
     async execute(sql, params = []) {
-      const [result] = await db.query(sql, [...params]);
+      const [result] = await db.query({ sql, timeout: QUERY_TIMEOUT_MS }, [...params]);
       return (result as mysql.ResultSetHeader).affectedRows;
     },
     async insertIgnore(sql, params) {
-      const [result] = await db.query(sql.replace('INSERT_IGNORE', 'INSERT IGNORE'), [...params]);
+      const [result] = await db.query(
+        { sql: sql.replace('INSERT_IGNORE', 'INSERT IGNORE'), timeout: QUERY_TIMEOUT_MS },
+        [...params],
+      );
       const header = result as mysql.ResultSetHeader;
       return header.affectedRows === 1 ? String(header.insertId) : null;
     },
@@ -94,6 +100,8 @@ export class MysqlBackend implements SqlBackend {
       database: u.pathname.slice(1),
       connectionLimit: poolSize,
       supportBigNumbers: true,
+      connectTimeout: 10_000,
+      enableKeepAlive: true,
       bigNumberStrings: false,
     });
     // The pool hands out the underlying callback connection here (its typing says otherwise).

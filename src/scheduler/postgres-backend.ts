@@ -45,6 +45,8 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** The longest any statement may take before it fails. */
+const QUERY_TIMEOUT_MS = 30_000;
 /** Deadlocks and serialization failures are retried this many times in all. */
 const MAX_TRANSACTION_ATTEMPTS = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -81,7 +83,15 @@ export class PostgresBackend implements SqlBackend {
     private readonly connectionString: string,
     poolSize = 4,
   ) {
-    this.pool = new pg.Pool({ connectionString, max: poolSize });
+    // Bounded waits: a database that stops answering must not hold dispatch slots forever
+    // (the jobs' leases then expire and any instance takes them over).
+    this.pool = new pg.Pool({
+      connectionString,
+      max: poolSize,
+      connectionTimeoutMillis: 10_000,
+      query_timeout: QUERY_TIMEOUT_MS,
+      keepAlive: true,
+    });
     // An idle client's error (database restarted) must not crash the process; the pool drops it.
     this.pool.on('error', () => undefined);
     this.pooled = executor((sql, params) => this.pool.query(sql, params));
@@ -138,7 +148,11 @@ export class PostgresBackend implements SqlBackend {
     let stopped = false;
     let retry: NodeJS.Timeout | undefined;
     const connect = async (initial = false): Promise<void> => {
-      const c = new pg.Client({ connectionString: this.connectionString });
+      const c = new pg.Client({
+        connectionString: this.connectionString,
+        connectionTimeoutMillis: 10_000,
+        keepAlive: true,
+      });
       c.on('notification', (msg) => {
         if (msg.channel === channel && msg.payload !== undefined) listener(msg.payload);
       });

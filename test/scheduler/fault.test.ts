@@ -152,7 +152,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? NaN;
 }
 
-for (const db of ['postgres', 'mysql'] as const) {
+const DATABASES = (process.env.GEARBOX_FAULT_DATABASES ?? 'postgres,mysql').split(',');
+
+for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includes(d))) {
   describe(`scheduler fault test on ${db}`, async () => {
     const skip = await skipUnless(`scheduler fault test (${db})`, db, 'gearmand');
     it(
@@ -217,6 +219,10 @@ for (const db of ['postgres', 'mysql'] as const) {
         const client = new Client({ servers, backoff: { initialDelay: 100, maxDelay: 500 } });
         const acks = new Map<string, Ack>();
         const faults: string[] = [];
+        let start = 0;
+        const fault = (what: string): void => {
+          faults.push(`${what} @${((Date.now() - start) / 1000).toFixed(1)}s`);
+        };
         let keepCrashing = true;
         try {
           await worker.start();
@@ -224,7 +230,7 @@ for (const db of ['postgres', 'mysql'] as const) {
           c.start();
           await sleep(1500);
           // Schedule: jobs due evenly over the window, starting a few seconds from now.
-          const start = Date.now() + 5_000;
+          start = Date.now() + 5_000;
           let next = 0;
           const submitOne = async (n: number): Promise<void> => {
             const failing = n % FAILING_EVERY === 0;
@@ -265,7 +271,7 @@ for (const db of ['postgres', 'mysql'] as const) {
               a.start(5 + Math.floor(Math.random() * 200));
               while (a.alive && keepCrashing) await sleep(50);
               if (!keepCrashing) break;
-              faults.push(`a crashed after a claim (round ${round})`);
+              fault(`a crashed after a claim (round ${round})`);
               await sleep(300);
             }
             if (!a.alive && keepCrashing) a.start();
@@ -273,7 +279,7 @@ for (const db of ['postgres', 'mysql'] as const) {
 
           await t(WINDOW_MS * 0.2);
           c.signal('SIGKILL');
-          faults.push('c SIGKILL at a random moment');
+          fault('c SIGKILL at a random moment');
           await sleep(800);
           c.start();
 
@@ -282,13 +288,13 @@ for (const db of ['postgres', 'mysql'] as const) {
           for (let i = 0; i < 100 && inFlightOf(join(dir, 'history-b.jsonl')) === 0; i++)
             await sleep(50);
           b.signal('SIGSTOP');
-          faults.push(`b SIGSTOP for ${LEASE_S * 2 + 1} s`);
+          fault(`b SIGSTOP for ${LEASE_S * 2 + 1} s`);
           await sleep((LEASE_S * 2 + 1) * 1000);
           b.signal('SIGCONT');
 
           await t(WINDOW_MS * 0.55);
           await jobServer.stop('SIGKILL');
-          faults.push('job server killed and restarted');
+          fault('job server killed and restarted');
           await sleep(1000);
           await jobServer.start();
 
@@ -296,7 +302,7 @@ for (const db of ['postgres', 'mysql'] as const) {
           const restartCommand = process.env[`GEARBOX_FAULT_DB_RESTART_${db.toUpperCase()}`];
           if (restartCommand) {
             await execText('sh', ['-c', restartCommand]);
-            faults.push('database restarted');
+            fault('database restarted');
           } else {
             // Other people share this database: cut only our instances' connections.
             const pids = instances.map((i) => i.pid).filter((p): p is number => p !== undefined);
@@ -314,7 +320,7 @@ for (const db of ['postgres', 'mysql'] as const) {
                   await admin.execute(`KILL ${Number(row.ID)}`).catch(() => 0);
               }
             }
-            faults.push(`database connections cut (${ports.length})`);
+            fault(`database connections cut (${ports.length})`);
           }
 
           // Wait for every acknowledged job to reach a final state.
@@ -422,12 +428,20 @@ for (const db of ['postgres', 'mysql'] as const) {
           const faultCount = faults.length;
           const bound = faultCount * MAX_IN_FLIGHT * 3;
           assert.ok(duplicates <= bound, `${duplicates} duplicate runs exceed the bound ${bound}`);
+          const latest = [...acks.values()]
+            .map((ack) => ({
+              due: ack.runAt - start,
+              late: Math.min(...(runs.get(ack.id) ?? [NaN])) - ack.runAt,
+            }))
+            .sort((x, y) => y.late - x.late)
+            .slice(0, 5)
+            .map((x) => `${x.late} ms late (due @${(x.due / 1000).toFixed(1)}s)`);
           lateness.sort((x, y) => x - y);
           console.log(
             `fault test (${db}): ${acks.size} jobs, ${workerRuns} runs, ${duplicates} duplicates ` +
               `(bound ${bound}), ${staleRejected} stale outcomes rejected by fencing; lateness ` +
               `p50 ${percentile(lateness, 0.5)} ms, p99 ${percentile(lateness, 0.99)} ms, max ` +
-              `${lateness.at(-1)} ms; faults: ${faults.join('; ')}`,
+              `${lateness.at(-1)} ms; faults: ${faults.join('; ')}; latest: ${latest.join(', ')}`,
           );
         } finally {
           keepCrashing = false;
