@@ -98,7 +98,7 @@ describe('gearbox scheduler (CLI)', async () => {
           .map((l) => (JSON.parse(l) as HistoryRecord).type);
         assert.deepEqual(types, ['claimed', 'dispatched', 'completed']);
         process.kill(child.pid ?? 0, 'SIGTERM');
-        const [code] = await exited;
+        const [code] = (await exited) as [number | null];
         assert.equal(code, 0);
       } finally {
         if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
