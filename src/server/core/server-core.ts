@@ -13,6 +13,7 @@ import { DelayHeap } from './delay-heap.js';
 import type { Clock, ConnectionId, ConnectionInfo, Effect, LogLevel } from './effects.js';
 import { FunctionQueue } from './function-queue.js';
 import { Job, JobState } from './job.js';
+import { JobTable } from './job-table.js';
 import { nextScheduledTime } from './next-schedule.js';
 
 /** How the core behaves; the `gearbox server` flags map onto these. */
@@ -157,16 +158,27 @@ function bytes(text: string): Buffer {
   return Buffer.from(text, 'latin1');
 }
 
+function isAscii(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(value);
+}
+
 /** A byte string (latin1) as readable text: UTF-8 names become the characters they spell. */
 function byteStringToText(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, 'latin1').toString('utf8');
+  return isAscii(value) ? value : Buffer.from(value, 'latin1').toString('utf8');
 }
 
 /** The inverse of {@link byteStringToText}. */
 function textToByteString(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+  return isAscii(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+}
+
+/** Byte equality without a call into C++ (names are short). */
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** C `atoi`: leading digits (optionally signed) or 0. */
@@ -188,7 +200,7 @@ export class ServerCore {
   private readonly conns = new Map<ConnectionId, Connection>();
   private readonly functions = new Map<string, FunctionQueue>();
   /** Acknowledged jobs (queued, delayed, running, ignored-but-not-yet-skipped) by handle number. */
-  private readonly jobs = new Map<number, Job>();
+  private readonly jobs = new JobTable();
   private readonly pending = new Map<number, PendingPersist>();
   /** The token of each PENDING job (kept here, not on every job, to keep jobs small). */
   private readonly pendingTokens = new Map<Job, number>();
@@ -203,6 +215,8 @@ export class ServerCore {
   private running = 0;
   private readonly handlePrefix: string;
   private readonly handlePrefixBytes: Buffer;
+  private readonly asciiPrefix: boolean;
+  private lastFunction: FunctionQueue | undefined;
   private readonly maxUniqueLength: number;
   private out: Effect[] = [];
   private readonly counters = {
@@ -219,6 +233,7 @@ export class ServerCore {
   ) {
     this.handlePrefix = `${textToByteString(options.handlePrefix)}:`;
     this.handlePrefixBytes = bytes(this.handlePrefix);
+    this.asciiPrefix = isAscii(this.handlePrefix);
     this.maxUniqueLength = options.maxUniqueLength ?? 64;
     // Handle numbers restart at 1 on every run, so generated keys carry the start time and a
     // random part to stay distinct from the rows an earlier run left in the store.
@@ -403,7 +418,7 @@ export class ServerCore {
       this.log('ERROR', `store refused job for ${job.fn.name}: ${error}`);
       return this.flush();
     }
-    this.jobs.set(job.id, job);
+    this.jobs.set(job);
     const created = this.jobCreated(job);
     for (const holder of entry.holders) {
       if (this.conns.has(holder)) this.send(holder, created);
@@ -448,7 +463,7 @@ export class ServerCore {
     if (stored.reducer !== undefined) job.extend({ reducer: textToByteString(stored.reducer) });
     const coalesceKey = job.coalesceKey;
     if (coalesceKey !== undefined) fn.byUnique.set(coalesceKey, job);
-    this.jobs.set(job.id, job);
+    this.jobs.set(job);
     this.counters.jobsCreated++;
     // Nobody sleeps on a job replayed at start; the epoch timer is armed by the next flush().
     this.makeRunnable(job, false);
@@ -501,7 +516,7 @@ export class ServerCore {
       this.send(conn.info.id, Errors.uniqueTooLarge);
       return;
     }
-    const fn = this.functionFor(fnBytes.toString('latin1'));
+    const fn = this.functionForBytes(fnBytes);
     const unique = uniqueBytes.toString('latin1');
     const key = unique === '' ? undefined : unique === '-' ? data.toString('latin1') : unique;
     if (key !== undefined) {
@@ -535,7 +550,7 @@ export class ServerCore {
       this.persist(conn, job);
       return;
     }
-    this.jobs.set(job.id, job);
+    this.jobs.set(job);
     this.send(conn.info.id, this.jobCreated(job));
     this.makeRunnable(job);
   }
@@ -1124,6 +1139,7 @@ export class ServerCore {
       return AdminReply.plainError('there are still connected workers or executing clients');
     }
     this.functions.delete(name);
+    if (this.lastFunction === fn) this.lastFunction = undefined;
     return AdminReply.ok();
   }
 
@@ -1152,12 +1168,28 @@ export class ServerCore {
     return fn;
   }
 
+  /**
+   * The function a packet names. Submitters tend to repeat one function, so the last one is
+   * checked first by its bytes, which spares a string and a hash lookup per packet.
+   */
+  private functionForBytes(name: Buffer): FunctionQueue {
+    const last = this.lastFunction;
+    if (last !== undefined && sameBytes(last.nameBytes, name)) return last;
+    const fn = this.functionFor(name.toString('latin1'));
+    this.lastFunction = fn;
+    return fn;
+  }
+
   private handleOf(job: Job): string {
     return `${this.handlePrefix}${job.id}`;
   }
 
   private jobCreated(job: Job): Buffer {
-    return encodePacket(Magic.RES, PacketType.JOB_CREATED, [bytes(this.handleOf(job))]);
+    const handle = this.handleOf(job);
+    // The encoder writes strings as UTF-8, which equals latin1 for an ASCII prefix.
+    return encodePacket(Magic.RES, PacketType.JOB_CREATED, [
+      this.asciiPrefix ? handle : bytes(handle),
+    ]);
   }
 
   /** The job a handle names, parsed without building a string: `<prefix>:<digits>`. */

@@ -99,6 +99,30 @@ describe('ServerCore basics', () => {
     );
   });
 
+  it('keeps non-ASCII names and handle prefixes byte for byte (UTF-8 on the wire)', () => {
+    const h = new Harness({ handlePrefix: 'H:hôst' });
+    h.connect(C);
+    h.connect(W);
+    const fn = Buffer.from('fünction', 'utf8');
+    const out = h.req(C, PacketType.SUBMIT_JOB, fn, 'ü', 'x');
+    const handle = Buffer.from('H:hôst:1', 'utf8');
+    assert.deepEqual(sentBytes(out, C), encodePacket(Magic.RES, PacketType.JOB_CREATED, [handle]));
+    h.req(W, PacketType.CAN_DO, fn);
+    assert.deepEqual(
+      sentBytes(h.req(W, PacketType.GRAB_JOB_UNIQ), W),
+      encodePacket(Magic.RES, PacketType.JOB_ASSIGN_UNIQ, [handle, fn, Buffer.from('ü'), 'x']),
+    );
+    assert.deepEqual(
+      sentBytes(h.req(W, PacketType.WORK_COMPLETE, handle, 'r'), C),
+      encodePacket(Magic.RES, PacketType.WORK_COMPLETE, [handle, 'r']),
+    );
+    assert.equal(
+      Buffer.from(h.admin(W, 'status\n'), 'latin1').toString('utf8'),
+      'fünction\t0\t0\t1\n.\n',
+    );
+    assert.equal(h.core.snapshot().functions[0]?.name, 'fünction');
+  });
+
   it('answers RES magic with INVALID_MAGIC and keeps the connection', () => {
     const h = setup();
     const out = h.raw(C, encodePacket(Magic.RES, PacketType.ECHO_REQ, ['x']));
