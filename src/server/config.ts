@@ -70,6 +70,8 @@ export interface ServerConfig {
   readonly maxOutputBuffer: number;
   /** `--shutdown-timeout`: how long a graceful stop waits for running jobs, in ms. */
   readonly shutdownTimeoutMs: number;
+  /** `--store-open-timeout`: how long the start waits for the store to open, in ms. */
+  readonly storeOpenTimeoutMs: number;
 }
 
 /** The defaults: gearmand's, except where the comment on the flag in `--help` says otherwise. */
@@ -95,6 +97,7 @@ export function defaultServerConfig(): ServerConfig {
     maxLineLength: 64 * 1024,
     maxOutputBuffer: 64 * 1024 * 1024,
     shutdownTimeoutMs: 30_000,
+    storeOpenTimeoutMs: 30_000,
   };
 }
 
@@ -452,6 +455,12 @@ const FLAGS: readonly FlagSpec[] = [
     help: 'how long a graceful stop waits for running jobs (default 30000)',
     apply: (d, v, f) => (d.shutdownTimeoutMs = integer(f, v, 0, 2 ** 31 - 1)),
   },
+  {
+    long: 'store-open-timeout',
+    value: 'MS',
+    help: 'how long the start waits for the job store to open (default 30000)',
+    apply: (d, v, f) => (d.storeOpenTimeoutMs = integer(f, v, 1, 2 ** 31 - 1)),
+  },
 ];
 
 const BY_LONG = new Map(FLAGS.map((f) => [f.long, f]));
@@ -687,6 +696,7 @@ export function parseServerArgs(argv: readonly string[]): ParsedServerArgs {
     maxLineLength: draft.maxLineLength,
     maxOutputBuffer: draft.maxOutputBuffer,
     shutdownTimeoutMs: draft.shutdownTimeoutMs,
+    storeOpenTimeoutMs: draft.storeOpenTimeoutMs,
   };
   return { action: 'run', config, warnings: draft.warnings };
 }

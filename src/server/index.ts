@@ -1,6 +1,6 @@
 /** The job server's public surface: start one, parse gearmand's flags, and the I/O shell. */
-export { startServer, gearboxVersion } from './start-server.js';
-export type { GearboxServer, StartServerOptions } from './start-server.js';
+export { startServer, gearboxVersion, ServerStartError } from './start-server.js';
+export type { GearboxServer, StartServerOptions, ServerStartErrorCode } from './start-server.js';
 export {
   parseServerArgs,
   defaultServerConfig,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ServerCore } from './core/server-core.js';
 import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js';
+import { GearboxError } from '../protocol/errors.js';
 import { NetServer } from './net/net-server.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
@@ -98,7 +99,7 @@ export async function startServer(
     );
     if (store) {
       logger.log('INFO', `opening ${store.description}`);
-      await store.open();
+      await openWithin(store, full.storeOpenTimeoutMs);
       let replayed = 0;
       for await (const job of store.replay()) {
         core.restore(job);
@@ -136,6 +137,34 @@ export async function startServer(
     else await store?.close().catch(() => undefined);
     if (ownLogger) await logger.close();
     throw err;
+  }
+}
+
+/** Codes for a start that could not complete. */
+export type ServerStartErrorCode = 'STORE_OPEN_TIMEOUT';
+
+/** The server could not start (beyond bad flags and busy ports). */
+export class ServerStartError extends GearboxError<ServerStartErrorCode> {}
+
+/** Opens the store, giving up (and closing it) after `timeoutMs`: a start must not hang. */
+async function openWithin(store: JobStore, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ServerStartError(
+            'STORE_OPEN_TIMEOUT',
+            `${store.description}: not open after ${timeoutMs} ms (see --store-open-timeout)`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([store.open(), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -42,6 +42,34 @@ describe('gearbox server command line', () => {
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 
+  it('gives up with status 1 when the store cannot be opened', async () => {
+    const refused = await runGearbox([
+      'server',
+      '-p',
+      '0',
+      '-q',
+      'libpq',
+      '--libpq-conninfo',
+      'postgres://postgres@127.0.0.1:1/test',
+      '--store-open-timeout',
+      '5000',
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^gearbox server: postgres:.*ECONNREFUSED/m);
+    const hanging = await runGearbox([
+      'server',
+      '-p',
+      '0',
+      '--store',
+      'sqlite:///proc/no-such-dir/q.sqlite',
+      '--store-open-timeout',
+      '1000',
+    ]);
+    assert.equal(hanging.code, 1);
+    assert.match(hanging.stderr, /not open after 1000 ms \(see --store-open-timeout\)/);
+    assert.doesNotMatch(refused.stderr + hanging.stderr, /\n\s+at /);
+  });
+
   it('prints its version with -V', async () => {
     const result = await runGearbox(['server', '-V']);
     assert.equal(result.code, 0);
