@@ -462,7 +462,11 @@ export class Client {
     if (link.replies.take(packet)) return;
     const handleBytes = packet.args[0];
     if (handleBytes === undefined) return;
-    const jobs = link.jobs.get(handleBytes.toString('latin1'));
+    // gearmand 1.1.20 sends the WORK_FAIL it makes from a WORK_EXCEPTION (for clients without
+    // the exceptions option) with a NUL after the handle.
+    let end = handleBytes.length;
+    while (end > 0 && handleBytes[end - 1] === 0) end--;
+    const jobs = link.jobs.get(handleBytes.toString('latin1', 0, end));
     if (jobs === undefined) return;
     const data = packet.args[1] ?? Buffer.alloc(0);
     switch (packet.type) {
