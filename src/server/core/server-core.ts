@@ -119,6 +119,16 @@ interface PendingPersist {
   readonly holders: ConnectionId[];
 }
 
+/** Priority and background-ness of the plain SUBMIT_JOB variants. */
+const SUBMIT_KINDS = {
+  [PacketType.SUBMIT_JOB]: { priority: Priority.NORMAL, background: false },
+  [PacketType.SUBMIT_JOB_HIGH]: { priority: Priority.HIGH, background: false },
+  [PacketType.SUBMIT_JOB_LOW]: { priority: Priority.LOW, background: false },
+  [PacketType.SUBMIT_JOB_BG]: { priority: Priority.NORMAL, background: true },
+  [PacketType.SUBMIT_JOB_HIGH_BG]: { priority: Priority.HIGH, background: true },
+  [PacketType.SUBMIT_JOB_LOW_BG]: { priority: Priority.LOW, background: true },
+} as const;
+
 const EPOCH_TIMER = 'epoch';
 const TIMEOUT_TIMER_PREFIX = 'timeout:';
 const MIN_CAN_DO_TIMEOUT = 1000;
@@ -281,23 +291,15 @@ export class ServerCore {
         this.send(connId, encodePacket(Magic.RES, PacketType.ECHO_RES, [arg(0)]));
         break;
       case PacketType.SUBMIT_JOB:
-        this.submit(conn, arg(0), arg(1), arg(2), Priority.NORMAL, false);
-        break;
       case PacketType.SUBMIT_JOB_HIGH:
-        this.submit(conn, arg(0), arg(1), arg(2), Priority.HIGH, false);
-        break;
       case PacketType.SUBMIT_JOB_LOW:
-        this.submit(conn, arg(0), arg(1), arg(2), Priority.LOW, false);
-        break;
       case PacketType.SUBMIT_JOB_BG:
-        this.submit(conn, arg(0), arg(1), arg(2), Priority.NORMAL, true);
-        break;
       case PacketType.SUBMIT_JOB_HIGH_BG:
-        this.submit(conn, arg(0), arg(1), arg(2), Priority.HIGH, true);
+      case PacketType.SUBMIT_JOB_LOW_BG: {
+        const kind = SUBMIT_KINDS[packet.type];
+        this.submit(conn, arg(0), arg(1), arg(2), kind.priority, kind.background);
         break;
-      case PacketType.SUBMIT_JOB_LOW_BG:
-        this.submit(conn, arg(0), arg(1), arg(2), Priority.LOW, true);
-        break;
+      }
       case PacketType.SUBMIT_JOB_EPOCH:
         this.submit(conn, arg(0), arg(1), arg(3), Priority.NORMAL, true, {
           when: Math.max(0, atoi(arg(2).toString('latin1'))),

@@ -9,9 +9,7 @@ const W2 = 3;
 const C2 = 4;
 
 function setup(options = {}): Harness {
-  const h = new Harness(options);
-  for (const id of [C, W, W2, C2]) h.connect(id);
-  return h;
+  return Harness.withConnections([C, W, W2, C2], options);
 }
 
 describe('coalescing by (function, unique)', () => {

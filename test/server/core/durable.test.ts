@@ -10,9 +10,7 @@ const W = 2;
 const C2 = 3;
 
 function setup(options = {}): Harness {
-  const h = new Harness({ durable: true, ...options });
-  for (const id of [C, W, C2]) h.connect(id);
-  return h;
+  return Harness.withConnections([C, W, C2], { durable: true, ...options });
 }
 
 function persistOf(effects: readonly Effect[]): Extract<Effect, { type: 'persist' }> {

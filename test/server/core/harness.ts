@@ -69,6 +69,13 @@ export class Harness {
     this.core = new ServerCore({ ...DEFAULT_OPTIONS, ...options }, clock);
   }
 
+  /** A core with these loopback connections already made. */
+  static withConnections(ids: readonly number[], options: Partial<CoreOptions> = {}): Harness {
+    const h = new Harness(options);
+    for (const id of ids) h.connect(id);
+    return h;
+  }
+
   connect(id: number, info: Partial<ConnectionInfo> = {}): Effect[] {
     return this.record(
       this.core.connect({ id, fd: 30 + id, address: '127.0.0.1', loopback: true, ...info }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodePacket, Magic, PacketType } from '../../../src/protocol/index.js';
+import { argumentCount, encodePacket, Magic, PacketType } from '../../../src/protocol/index.js';
 import { brief, Harness, packets, sentBytes } from './harness.js';
 
 const C = 1; // client
@@ -9,9 +9,7 @@ const W2 = 3;
 const C2 = 4;
 
 function setup(options = {}): Harness {
-  const h = new Harness(options);
-  for (const id of [C, W, W2, C2]) h.connect(id);
-  return h;
+  return Harness.withConnections([C, W, W2, C2], options);
 }
 
 describe('ServerCore basics', () => {
@@ -151,7 +149,7 @@ describe('ServerCore basics', () => {
       PacketType.UNUSED_5,
       PacketType.ALL_YOURS,
     ]) {
-      const args = new Array<string>(argCountFor(type)).fill('a');
+      const args = new Array<string>(argumentCount(type)).fill('a');
       assert.deepEqual(
         packets(h.req(C, type, ...args)).map((p) => p.args.join('|')),
         ['INVALID_COMMAND|Command not expected'],
@@ -160,25 +158,3 @@ describe('ServerCore basics', () => {
     }
   });
 });
-
-function argCountFor(type: number): number {
-  switch (type) {
-    case PacketType.JOB_CREATED:
-    case PacketType.ECHO_RES:
-    case PacketType.OPTION_RES:
-      return 1;
-    case PacketType.ERROR:
-      return 2;
-    case PacketType.JOB_ASSIGN:
-      return 3;
-    case PacketType.JOB_ASSIGN_UNIQ:
-      return 4;
-    case PacketType.STATUS_RES:
-    case PacketType.JOB_ASSIGN_ALL:
-      return 5;
-    case PacketType.STATUS_RES_UNIQUE:
-      return 6;
-    default:
-      return 0;
-  }
-}

@@ -9,9 +9,7 @@ const W = 2;
 const W2 = 3;
 
 function setup(options = {}): Harness {
-  const h = new Harness(options);
-  for (const id of [C, W, W2]) h.connect(id);
-  return h;
+  return Harness.withConnections([C, W, W2], options);
 }
 
 describe('SUBMIT_JOB_EPOCH', () => {

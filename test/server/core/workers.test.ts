@@ -10,9 +10,7 @@ const C2 = 4;
 const W3 = 5;
 
 function setup(options = {}): Harness {
-  const h = new Harness(options);
-  for (const id of [C, W, W2, C2, W3]) h.connect(id);
-  return h;
+  return Harness.withConnections([C, W, W2, C2, W3], options);
 }
 
 function sleepOn(h: Harness, worker: number, fn: string): void {
