@@ -32,6 +32,12 @@ export interface ReconnectPolicy {
 export interface BatchingStoreOptions {
   readonly log?: StoreLogger;
   readonly reconnect?: Partial<ReconnectPolicy>;
+  /**
+   * The most operations one transaction takes (default: no limit). Everything queued goes out, in
+   * order, but capped transactions keep acknowledgements flowing steadily under heavy load
+   * instead of the whole window of in-flight submissions moving in lock-step.
+   */
+  readonly maxBatch?: number;
 }
 
 type Operation =
@@ -105,7 +111,7 @@ export abstract class BatchingStore implements JobStore {
   commits = 0;
 
   protected readonly log: StoreLogger;
-  readonly #policy: ReconnectPolicy;
+  readonly #policy: ReconnectPolicy & { readonly maxBatch: number };
   #state: State = 'new';
   #pending: Operation[] = [];
   #flushScheduled = false;
@@ -120,6 +126,7 @@ export abstract class BatchingStore implements JobStore {
     this.#policy = {
       initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
       maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000,
+      maxBatch: Math.max(1, options.maxBatch ?? Number.MAX_SAFE_INTEGER),
     };
   }
 
@@ -265,7 +272,7 @@ export abstract class BatchingStore implements JobStore {
     const run = async (): Promise<void> => {
       try {
         while (this.#pending.length > 0 && this.#state === 'up') {
-          await this.#apply(this.#pending.splice(0));
+          await this.#apply(this.#pending.splice(0, this.#policy.maxBatch));
         }
       } finally {
         this.#flushing = undefined;

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
 import type { StoredJob } from './job-store.js';
 import { checkTableName, rowToJob } from './row.js';
+import type { SqliteRowIn } from './sqlite-queue.js';
 import { StoreError } from './store-error.js';
 
 /** Where and how the SQLite queue lives. */
@@ -16,6 +16,7 @@ export interface SqliteStoreOptions extends BatchingStoreOptions {
 
 // SQLite's default SQLITE_MAX_LENGTH: no string or blob may be longer than this.
 const SQLITE_MAX_LENGTH = 1_000_000_000;
+const THREAD_GONE = 'SQLite thread stopped';
 
 interface SqliteRow {
   row_id: number;
@@ -27,20 +28,32 @@ interface SqliteRow {
   reducer: unknown;
 }
 
+interface ThreadReply {
+  readonly id?: number;
+  readonly ready?: boolean;
+  readonly error?: { readonly message: string; readonly code?: string };
+}
+
+function threadError(error: { message: string; code?: string }): Error {
+  return Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
+}
+
 /**
  * gearmand's `libsqlite3` queue: the same table (`unique_key TEXT, function_name TEXT,
- * priority INTEGER, data BLOB, when_to_run INTEGER, PRIMARY KEY(unique_key,function_name)`), so
+ * priority INTEGER, data BLOB, when_to_run INTEGER, PRIMARY KEY(unique_key,function_name))`, so
  * gearmand's file can be taken over, plus one nullable `reducer` column of ours that gearmand
  * ignores (it names its columns). WAL journal with `synchronous=FULL`: a committed transaction
  * survives power loss, and WAL makes that one fsync of the log per transaction — with group
- * commit, one fsync per event-loop turn rather than per job.
+ * commit, one fsync per batch rather than per job. The writes run on a worker thread, so the
+ * fsync wait overlaps with the server's work; replay reads on the calling thread.
  */
 export class SqliteStore extends BatchingStore {
   readonly description: string;
   readonly #file: string;
   readonly #table: string;
-  #db: Database.Database | undefined;
-  #transaction: ((batch: Batch) => void) | undefined;
+  #thread: Worker | undefined;
+  #nextId = 1;
+  readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 
   constructor(options: SqliteStoreOptions) {
     super(options);
@@ -49,100 +62,122 @@ export class SqliteStore extends BatchingStore {
     this.description = `sqlite:${this.#file} (table ${this.#table})`;
   }
 
-  protected connect(): Promise<void> {
-    if (this.#file !== ':memory:') mkdirSync(dirname(this.#file), { recursive: true });
-    const db = new Database(this.#file);
-    this.#db = db;
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    const t = this.#table;
-    db.exec(
-      `CREATE TABLE IF NOT EXISTS ${t} (unique_key TEXT, function_name TEXT, priority INTEGER, data BLOB, when_to_run INTEGER, PRIMARY KEY(unique_key,function_name))`,
-    );
-    const columns = new Set(
-      (db.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name.toLowerCase()),
-    );
-    // Tables of gearmand before 0.x had no when_to_run; gearmand adds it the same way.
-    if (!columns.has('when_to_run')) db.exec(`ALTER TABLE ${t} ADD COLUMN when_to_run INTEGER`);
-    if (!columns.has('reducer')) db.exec(`ALTER TABLE ${t} ADD COLUMN reducer TEXT`);
-    const insert = db.prepare(
-      `INSERT OR REPLACE INTO ${t} (unique_key, function_name, priority, data, when_to_run, reducer) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    const remove = db.prepare(`DELETE FROM ${t} WHERE unique_key = ? AND function_name = ?`);
-    this.#transaction = db.transaction((batch: Batch) => {
-      for (const key of batch.deletes) remove.run(key.uniqueKey, key.functionName);
-      for (const job of batch.upserts) {
-        insert.run(
-          job.uniqueKey,
-          job.functionName,
-          job.priority,
-          job.data,
-          job.whenToRun,
-          job.reducer ?? null,
-        );
-      }
+  protected async connect(): Promise<void> {
+    const thread = new Worker(new URL('./sqlite-thread.js', import.meta.url), {
+      workerData: { file: this.#file, table: this.#table },
     });
-    return Promise.resolve();
+    this.#thread = thread;
+    await new Promise<void>((resolve, reject) => {
+      thread.once('message', (reply: ThreadReply) => {
+        if (reply.ready) resolve();
+        else reject(threadError(reply.error ?? { message: 'SQLite thread failed to open' }));
+      });
+      thread.once('error', reject);
+      thread.once('exit', (code) =>
+        reject(new Error(`${THREAD_GONE} while opening (exit ${code})`)),
+      );
+    });
+    thread.on('message', (reply: ThreadReply) => {
+      if (reply.id === undefined) return;
+      const waiter = this.#waiting.get(reply.id);
+      this.#waiting.delete(reply.id);
+      if (reply.error) waiter?.reject(threadError(reply.error));
+      else waiter?.resolve();
+    });
+    const gone = (err: Error): void => {
+      for (const waiter of this.#waiting.values()) waiter.reject(err);
+      this.#waiting.clear();
+      if (thread === this.#thread) {
+        this.#thread = undefined;
+        this.connectionLost(err);
+      }
+    };
+    thread.on('error', (err) => gone(err));
+    thread.on('exit', (code) => gone(new Error(`${THREAD_GONE} (exit ${code})`)));
   }
 
-  protected disconnect(): Promise<void> {
-    const db = this.#db;
-    this.#db = undefined;
-    this.#transaction = undefined;
+  #send(message: object, transfer?: ArrayBuffer[]): Promise<void> {
+    const thread = this.#thread;
+    if (!thread) return Promise.reject(new Error(`${THREAD_GONE}: not open`));
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      thread.postMessage({ id, ...message }, transfer);
+    });
+  }
+
+  protected async disconnect(): Promise<void> {
+    const thread = this.#thread;
+    if (!thread) return;
     try {
-      if (db?.open) db.close();
+      // Let it finish what it has and close the file cleanly.
+      await Promise.race([
+        this.#send({ close: true }),
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
     } catch {
-      // Closing a broken handle: nothing more to do.
+      // Already failing: terminate below.
     }
-    return Promise.resolve();
+    this.#thread = undefined;
+    await thread.terminate();
   }
 
   protected commit(batch: Batch): Promise<void> {
-    const transaction = this.#transaction;
-    if (!transaction) return Promise.reject(new Error('database closed'));
-    // The executor's throw becomes the rejection, keeping SQLite's error (and its code).
-    return new Promise<void>((resolve) => {
-      transaction(batch);
-      resolve();
-    });
+    const upserts: SqliteRowIn[] = batch.upserts.map((job) => ({
+      uniqueKey: job.uniqueKey,
+      functionName: job.functionName,
+      priority: job.priority,
+      data: job.data,
+      whenToRun: job.whenToRun,
+      reducer: job.reducer ?? null,
+    }));
+    const deletes = batch.deletes.map((k) => ({
+      uniqueKey: k.uniqueKey,
+      functionName: k.functionName,
+    }));
+    return this.#send({ upserts, deletes });
   }
 
   protected async *rows(): AsyncIterable<StoredJob> {
-    const db = this.#db;
-    if (!db) throw new Error('database closed');
-    // rowid order is insertion order (a replaced row gets a new rowid), so replay keeps FIFO.
-    // Chunks by rowid rather than one open iterator: better-sqlite3 refuses other statements on
-    // the connection while an iterator is open, and commits may run between chunks.
-    const select = db.prepare(
-      `SELECT rowid AS row_id, unique_key, function_name, priority, data, when_to_run, reducer FROM ${this.#table} WHERE rowid > ? ORDER BY rowid LIMIT 5000`,
-    );
-    let after = -Infinity;
-    for (let chunk = 0; chunk < Number.MAX_SAFE_INTEGER; chunk++) {
-      const rows = select.all(after) as SqliteRow[];
-      const last = rows[rows.length - 1];
-      if (!last) return;
-      after = last.row_id;
-      for (const row of rows) {
-        yield rowToJob(
-          row.function_name,
-          row.unique_key,
-          row.priority,
-          row.data,
-          row.when_to_run,
-          row.reducer,
-        );
+    // A reader of its own: in WAL mode it sees every committed row while the thread writes.
+    const db = new Database(this.#file, { readonly: true, fileMustExist: true });
+    try {
+      // rowid order is insertion order (a replaced row gets a new rowid), so replay keeps FIFO.
+      // Chunks by rowid rather than one open iterator, so the event loop runs between them.
+      const select = db.prepare(
+        `SELECT rowid AS row_id, unique_key, function_name, priority, data, when_to_run, reducer FROM ${this.#table} WHERE rowid > ? ORDER BY rowid LIMIT 5000`,
+      );
+      let after = -Infinity;
+      for (let chunk = 0; chunk < Number.MAX_SAFE_INTEGER; chunk++) {
+        const rows = select.all(after) as SqliteRow[];
+        const last = rows[rows.length - 1];
+        if (!last) return;
+        after = last.row_id;
+        for (const row of rows) {
+          yield rowToJob(
+            row.function_name,
+            row.unique_key,
+            row.priority,
+            row.data,
+            row.when_to_run,
+            row.reducer,
+          );
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      // Let the event loop run between chunks so a long replay does not starve the server.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      db.close();
     }
   }
 
   protected isConnectionError(err: unknown): boolean {
     const code = (err as { code?: unknown }).code;
-    return (
-      typeof code === 'string' && /^SQLITE_(IOERR|FULL|CANTOPEN|NOTADB|CORRUPT|READONLY)/.test(code)
-    );
+    if (
+      typeof code === 'string' &&
+      /^SQLITE_(IOERR|FULL|CANTOPEN|NOTADB|CORRUPT|READONLY)/.test(code)
+    )
+      return true;
+    return err instanceof Error && err.message.startsWith(THREAD_GONE);
   }
 
   protected override isTooLargeError(err: unknown): boolean {
