@@ -133,7 +133,12 @@ async function runDb(kind: 'postgres' | 'mysql'): Promise<void> {
   worker.register(fnRate, () => '');
   await worker.start();
   try {
-    for (const phase of ['lateness', 'rate-foreground', 'rate-background'] as const) {
+    const phases = (process.env.BENCH_PHASES ?? 'lateness,rate-foreground,rate-background').split(
+      ',',
+    );
+    for (const phase of (['lateness', 'rate-foreground', 'rate-background'] as const).filter((p) =>
+      phases.includes(p),
+    )) {
       const table = `sched_bench_${Math.random().toString(16).slice(2, 10)}`;
       const store = new SqlSchedulerStore(db, table);
       await store.open();

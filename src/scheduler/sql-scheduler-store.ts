@@ -169,11 +169,7 @@ export class SqlSchedulerStore implements SchedulerStore {
       const now = await SqlSchedulerStore.nowIn(tx, this.nowSql);
       // Expired leases go back to the queue first, so a job whose instance died is claimed again
       // by whichever instance comes next.
-      await tx.execute(
-        `UPDATE ${this.t} SET state = 'pending', lease_until = NULL, updated_at = ?
-         WHERE state = 'running' AND lease_until <= ?`,
-        [now, now],
-      );
+      await this.reapIn(tx, now);
       // Cron ticks next: each due schedule inserts its run for this tick (at most one per
       // (schedule, tick) by the unique key) and moves on to its next tick, in the same commit.
       const schedules = await tx.query(
@@ -327,9 +323,27 @@ export class SqlSchedulerStore implements SchedulerStore {
   }
 
   async reap(): Promise<number> {
-    return this.db.execute(
-      `UPDATE ${this.t} SET state = 'pending', lease_until = NULL, updated_at = ${this.nowSql}
-       WHERE state = 'running' AND lease_until <= ${this.nowSql}`,
+    return this.db.transaction(async (tx) =>
+      this.reapIn(tx, await SqlSchedulerStore.nowIn(tx, this.nowSql)),
+    );
+  }
+
+  /**
+   * Finds expired leases with a plain read, then updates them by primary key, re-checking the
+   * condition. A locking scan of the lease index instead would lock the entry just past the
+   * range and deadlock against completions on InnoDB.
+   */
+  private async reapIn(tx: SqlExecutor, now: number): Promise<number> {
+    const expired = await tx.query(
+      `SELECT id FROM ${this.t} WHERE state = 'running' AND lease_until <= ? LIMIT 1000`,
+      [now],
+    );
+    if (expired.length === 0) return 0;
+    const ids = expired.map((r) => num(r.id));
+    return tx.execute(
+      `UPDATE ${this.t} SET state = 'pending', lease_until = NULL, updated_at = ?
+       WHERE id IN (${ids.map(() => '?').join(', ')}) AND state = 'running' AND lease_until <= ?`,
+      [now, ...ids, now],
     );
   }
 
