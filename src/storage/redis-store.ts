@@ -99,17 +99,17 @@ export class RedisStore extends BatchingStore {
     const redis = this.#redis;
     if (!redis) throw new Error('Connection is closed.');
     const multi = redis.multi();
-    for (const key of batch.deletes) multi.del(this.#key(key.functionName, key.uniqueKey));
+    const keys = batch.deletes.map((k) => this.#key(k.functionName, k.uniqueKey));
+    for (let i = 0; i < keys.length; i += 1000) multi.del(...keys.slice(i, i + 1000));
     for (const job of batch.upserts) {
-      const key = this.#key(job.functionName, job.uniqueKey);
-      // A replaced job must not keep an old reducer field.
-      multi.del(key);
-      multi.hset(key, {
+      // Every field is written (an empty reducer means none), so a replaced job keeps nothing
+      // of the old one without a DEL first.
+      multi.hset(this.#key(job.functionName, job.uniqueKey), {
         data: job.data,
         priority: String(job.priority),
         function: job.functionName,
         unique: job.uniqueKey,
-        ...(job.reducer !== undefined ? { reducer: job.reducer } : {}),
+        reducer: job.reducer ?? '',
       });
     }
     const results = await multi.exec();

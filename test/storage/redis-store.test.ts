@@ -93,7 +93,14 @@ describe('RedisStore specifics', { skip }, () => {
         });
         return redis.hgetallBuffer(`${prefix}-resize-image-id-7`);
       });
-      assert.deepEqual(Object.keys(hash).sort(), ['data', 'function', 'priority', 'unique']);
+      assert.deepEqual(Object.keys(hash).sort(), [
+        'data',
+        'function',
+        'priority',
+        'reducer',
+        'unique',
+      ]);
+      assert.equal(hash.reducer?.toString(), '');
       assert.equal(hash.priority?.toString(), '0');
       assert.equal(hash.data?.toString('latin1'), 'a\0b');
       const rows = new Map((await replayAll(store)).map((j) => [j.functionName, j]));
