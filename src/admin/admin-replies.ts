@@ -74,14 +74,19 @@ export function parsePriorityStatus(lines: readonly string[]): FunctionPriorityS
 /** Parses the body of a `workers` reply: `FD IP ID : F1 F2…`. */
 export function parseWorkers(lines: readonly string[]): WorkerInfo[] {
   return lines.map((line) => {
-    const colon = line.indexOf(' :');
-    if (colon === -1) throw new SyntaxError(`unexpected workers line: ${JSON.stringify(line)}`);
-    const [fd = '', ip = '', ...id] = line.slice(0, colon).split(' ');
-    const functions = line
-      .slice(colon + 2)
+    // The address may be IPv6 (`::1`), so look for ` :` only after the first two fields.
+    const fdEnd = line.indexOf(' ');
+    const ipEnd = fdEnd === -1 ? -1 : line.indexOf(' ', fdEnd + 1);
+    const rest = ipEnd === -1 ? '' : line.slice(ipEnd + 1);
+    const colon = rest === ':' || rest.startsWith(': ') ? -1 : rest.indexOf(' :');
+    if (ipEnd === -1 || (colon === -1 && !rest.startsWith(':')))
+      throw new SyntaxError(`unexpected workers line: ${JSON.stringify(line)}`);
+    const clientId = colon === -1 ? '' : rest.slice(0, colon);
+    const functions = rest
+      .slice(colon === -1 ? 1 : colon + 2)
       .split(' ')
       .filter((f) => f !== '');
-    return { fd, ip, clientId: id.join(' '), functions };
+    return { fd: line.slice(0, fdEnd), ip: line.slice(fdEnd + 1, ipEnd), clientId, functions };
   });
 }
 
