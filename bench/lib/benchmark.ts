@@ -3,7 +3,7 @@
  * each (scenario, server) on a freshly started server, and gathers the figures.
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Agent } from './agent-pool.js';
 import { METRICS, type Figures } from './metrics.js';
 import {
@@ -85,39 +85,46 @@ export async function runBenchmark(
   const measurements: RecordedMeasurement[] = [];
   const failures: BenchmarkRecord['failures'] = [];
   const commandLines: BenchmarkRecord['commandLines'] = {};
+  const loadAtStart = loadavg()[0] ?? 0;
   try {
     for (const name of options.scenarios) {
       const scenario = SCENARIOS[name];
-      for (const kind of options.servers) {
-        const runs: Measurement[][] = [];
-        try {
-          for (let i = 0; i < options.repeat; i++) {
+      const runs = new Map<ServerKind, Measurement[][]>();
+      // Repeats alternate between the servers, so a burst of other load on the machine hits
+      // both rather than one.
+      for (let i = 0; i < options.repeat; i++) {
+        for (const kind of options.servers) {
+          if (failures.some((f) => f.scenario === name && f.server === kind)) continue;
+          try {
             const server = await startServer(kind, options.paths);
             commandLines[kind] = server.commandLine;
             log(`${name} on ${kind} (pid ${server.pid}, port ${server.port}), run ${i + 1}`);
             try {
-              runs.push(
-                await scenario.run({
-                  server,
-                  agents,
-                  sizes: options.sizes,
-                  shape: options.shape,
-                  timeoutMs: options.timeoutMs,
-                  log,
-                }),
-              );
+              const figures = await scenario.run({
+                server,
+                agents,
+                sizes: options.sizes,
+                shape: options.shape,
+                timeoutMs: options.timeoutMs,
+                log,
+              });
+              for (const m of figures) log(`  ${m.key} = ${formatValue(m.value)}`);
+              runs.set(kind, [...(runs.get(kind) ?? []), figures]);
             } finally {
               await server.stop();
             }
+          } catch (err) {
+            const error = err instanceof Error ? err.message : String(err);
+            log(`  FAILED: ${error}`);
+            failures.push({ scenario: name, server: kind, error });
           }
-        } catch (err) {
-          const error = err instanceof Error ? err.message : String(err);
-          log(`  FAILED: ${error}`);
-          failures.push({ scenario: name, server: kind, error });
-          continue;
         }
-        for (const [index, first] of (runs[0] ?? []).entries()) {
-          const values = runs.map((r) => r[index]?.value ?? Number.NaN);
+      }
+      for (const kind of options.servers) {
+        const kindRuns = runs.get(kind) ?? [];
+        if (failures.some((f) => f.scenario === name && f.server === kind)) continue;
+        for (const [index, first] of (kindRuns[0] ?? []).entries()) {
+          const values = kindRuns.map((r) => r[index]?.value ?? Number.NaN);
           const recorded: RecordedMeasurement = {
             ...first,
             server: kind,
@@ -125,9 +132,10 @@ export async function runBenchmark(
             runs: values,
           };
           measurements.push(recorded);
-          log(
-            `  ${first.key} = ${formatValue(recorded.value)}  (runs: ${values.map(formatValue).join(', ')})`,
-          );
+          if (options.repeat > 1)
+            log(
+              `  ${kind} ${first.key}: median ${formatValue(recorded.value)} of ${values.map(formatValue).join(', ')}`,
+            );
         }
       }
     }
@@ -136,7 +144,11 @@ export async function runBenchmark(
   }
   return {
     date: new Date().toISOString(),
-    machine: describeMachine(options.paths),
+    machine: {
+      ...describeMachine(options.paths),
+      loadAverage1mAtStart: loadAtStart,
+      loadAverage1mAtEnd: loadavg()[0] ?? 0,
+    },
     sizes: options.sizes,
     shape: options.shape,
     repeat: options.repeat,
