@@ -168,6 +168,11 @@ function bytes(text: string): Buffer {
   return Buffer.from(text, 'latin1');
 }
 
+/** Argument `i` of a packet; a packet built by hand may carry fewer than its type has. */
+function argAt(args: readonly Buffer[], i: number): Buffer {
+  return args[i] ?? EMPTY;
+}
+
 function isAscii(value: string): boolean {
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\x7f]*$/.test(value);
@@ -285,10 +290,9 @@ export class ServerCore {
       return this.flush();
     }
     const args = packet.args;
-    const arg = (i: number): Buffer => args[i] ?? EMPTY;
     switch (packet.type) {
       case PacketType.ECHO_REQ:
-        this.send(connId, encodePacket(Magic.RES, PacketType.ECHO_RES, [arg(0)]));
+        this.send(connId, encodePacket(Magic.RES, PacketType.ECHO_RES, [argAt(args, 0)]));
         break;
       case PacketType.SUBMIT_JOB:
       case PacketType.SUBMIT_JOB_HIGH:
@@ -297,24 +301,31 @@ export class ServerCore {
       case PacketType.SUBMIT_JOB_HIGH_BG:
       case PacketType.SUBMIT_JOB_LOW_BG: {
         const kind = SUBMIT_KINDS[packet.type];
-        this.submit(conn, arg(0), arg(1), arg(2), kind.priority, kind.background);
+        this.submit(
+          conn,
+          argAt(args, 0),
+          argAt(args, 1),
+          argAt(args, 2),
+          kind.priority,
+          kind.background,
+        );
         break;
       }
       case PacketType.SUBMIT_JOB_EPOCH:
-        this.submit(conn, arg(0), arg(1), arg(3), Priority.NORMAL, true, {
-          when: Math.max(0, atoi(arg(2).toString('latin1'))),
+        this.submit(conn, argAt(args, 0), argAt(args, 1), argAt(args, 3), Priority.NORMAL, true, {
+          when: Math.max(0, atoi(argAt(args, 2).toString('latin1'))),
         });
         break;
       case PacketType.SUBMIT_REDUCE_JOB:
       case PacketType.SUBMIT_REDUCE_JOB_BACKGROUND:
         this.submit(
           conn,
-          arg(0),
-          arg(1),
-          arg(4),
+          argAt(args, 0),
+          argAt(args, 1),
+          argAt(args, 4),
           Priority.NORMAL,
           packet.type === PacketType.SUBMIT_REDUCE_JOB_BACKGROUND,
-          { reducer: arg(2).toString('latin1') },
+          { reducer: argAt(args, 2).toString('latin1') },
         );
         break;
       case PacketType.SUBMIT_JOB_SCHED:
@@ -329,17 +340,17 @@ export class ServerCore {
         this.preSleep(conn);
         break;
       case PacketType.CAN_DO:
-        this.canDo(conn, arg(0).toString('latin1'), 0);
+        this.canDo(conn, argAt(args, 0).toString('latin1'), 0);
         break;
       case PacketType.CAN_DO_TIMEOUT:
         this.canDo(
           conn,
-          arg(0).toString('latin1'),
-          Math.max(MIN_CAN_DO_TIMEOUT, atoi(arg(1).toString('latin1'))),
+          argAt(args, 0).toString('latin1'),
+          Math.max(MIN_CAN_DO_TIMEOUT, atoi(argAt(args, 1).toString('latin1'))),
         );
         break;
       case PacketType.CANT_DO: {
-        const fn = this.functions.get(arg(0).toString('latin1'));
+        const fn = this.functions.get(argAt(args, 0).toString('latin1'));
         if (fn !== undefined) this.dropAbilities(conn, fn);
         break;
       }
@@ -355,18 +366,18 @@ export class ServerCore {
         this.workResult(conn, packet.type, args);
         break;
       case PacketType.GET_STATUS:
-        this.getStatus(connId, arg(0));
+        this.getStatus(connId, argAt(args, 0));
         break;
       case PacketType.GET_STATUS_UNIQUE:
-        this.getStatusUnique(connId, arg(0));
+        this.getStatusUnique(connId, argAt(args, 0));
         break;
       case PacketType.SET_CLIENT_ID:
-        conn.clientId = arg(0).toString('latin1');
+        conn.clientId = argAt(args, 0).toString('latin1');
         break;
       case PacketType.OPTION_REQ:
-        if (arg(0).toString('latin1').toLowerCase() === 'exceptions') {
+        if (argAt(args, 0).toString('latin1').toLowerCase() === 'exceptions') {
           conn.exceptions = true;
-          this.send(connId, encodePacket(Magic.RES, PacketType.OPTION_RES, [arg(0)]));
+          this.send(connId, encodePacket(Magic.RES, PacketType.OPTION_RES, [argAt(args, 0)]));
         } else {
           this.send(connId, Errors.unknownOption);
         }
