@@ -22,6 +22,8 @@ export class AdminCommandError extends GearboxError<'ADMIN_ERROR'> {
     /** The rest of the line, with gearmand's `+` turned back into spaces. */
     readonly serverMessage: string,
     readonly command: string,
+    /** Whether the line ended with `\r\n` (gearmand's ERR lines do; gearadmin prints the `\r`). */
+    readonly crlf = false,
   ) {
     super(
       'ADMIN_ERROR',
@@ -246,7 +248,7 @@ export class AdminClient {
     void connection.close();
   }
 
-  private receive({ line }: TextLine): void {
+  private receive({ line, crlf }: TextLine): void {
     const head = this.pending[0];
     if (head === undefined) return;
     if (head.list && line !== '.' && !(head.lines.length === 0 && line.startsWith('ERR '))) {
@@ -256,7 +258,9 @@ export class AdminClient {
     this.pending.shift();
     if (line.startsWith('ERR ') || line === 'ERR') {
       const [, code = '', ...rest] = line.split(' ');
-      head.reject(new AdminCommandError(code, rest.join(' ').replace(/\+/g, ' '), head.command));
+      head.reject(
+        new AdminCommandError(code, rest.join(' ').replace(/\+/g, ' '), head.command, crlf),
+      );
     } else if (head.list) {
       head.resolve(head.lines);
     } else {

@@ -126,7 +126,8 @@ async function runActions(
       if (err instanceof AdminCommandError) {
         const text = `${err.serverCode}${err.serverMessage ? ` ${err.serverMessage}` : ''}`;
         if (json) json[action.key] = { error: text };
-        else console.error(`Error: ${text}`);
+        // gearadmin echoes the server's line ending, \r included.
+        else process.stderr.write(`Error: ${text}${err.crlf ? '\r' : ''}\n`);
         ok = false;
         continue;
       }
