@@ -29,6 +29,7 @@ import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { prepareBackgroundSubmit } from '../lib/background-submitter.js';
 import {
   freePort,
+  gearboxMain,
   startGearbox,
   startGearmand,
   waitForPort,
@@ -335,36 +336,34 @@ async function replaySection(specs: BackendSpec[]): Promise<void> {
   fillSqlite(file, REPLAY_ROWS);
   const [n, ms] = await timeReplay(new SqliteStore({ file }));
   report('replay', `sqlite store API: ${n} rows`, `${(ms / 1000).toFixed(2)} s`);
-  const t0 = performance.now();
-  const gearbox = await startGearbox(['-q', 'libsqlite3', '--libsqlite3-db', file]);
-  const up = performance.now() - t0;
-  await gearbox.stop();
+  const note = 'spawn until it accepts connections (replay happens before listening)';
   report(
     'replay',
     `gearbox server start with ${REPLAY_ROWS} queued jobs (sqlite)`,
-    `${(up / 1000).toFixed(2)} s`,
-    'spawn until it accepts connections',
+    await startSeconds(process.execPath, [
+      gearboxMain,
+      'server',
+      '-q',
+      'libsqlite3',
+      '--libsqlite3-db',
+      file,
+    ]),
+    note,
   );
   if ((await skipUnless('bench', 'gearmand')) === false) {
-    const t1 = performance.now();
-    try {
-      const gearmand = await startGearmandSlow(['-q', 'libsqlite3', '--libsqlite3-db', file]);
-      const gm = performance.now() - t1;
-      gearmand.stop();
-      report(
-        'replay',
-        `gearmand 1.1.20 start with ${REPLAY_ROWS} queued jobs (libsqlite3)`,
-        `${(gm / 1000).toFixed(2)} s`,
-        'spawn until it accepts connections',
-      );
-    } catch (err) {
-      report(
-        'replay',
-        `gearmand 1.1.20 start with ${REPLAY_ROWS} queued jobs (libsqlite3)`,
-        'failed',
-        String(err).slice(0, 100),
-      );
-    }
+    report(
+      'replay',
+      `gearmand 1.1.20 start with ${REPLAY_ROWS} queued jobs (libsqlite3)`,
+      await startSeconds(tools.gearmand, [
+        '-l',
+        'stderr',
+        '-q',
+        'libsqlite3',
+        '--libsqlite3-db',
+        file,
+      ]),
+      note,
+    );
   }
   rmSync(file, { force: true });
 
@@ -404,18 +403,14 @@ async function replaySection(specs: BackendSpec[]): Promise<void> {
 }
 
 /**
- * gearmand replays before it listens, which with a big queue takes longer than the test helper
- * waits; so it is spawned here and given minutes. Stopped by its PID.
+ * Servers replay before they listen, which with a big queue takes longer than the test helpers
+ * wait; so the server is spawned here and given minutes. Stopped by its PID.
  */
-async function startGearmandSlow(flags: string[]): Promise<{ stop(): void }> {
+async function startSlow(command: string, args: string[]): Promise<{ stop(): void }> {
   const port = await freePort();
-  const child = spawn(
-    tools.gearmand,
-    ['-L', '127.0.0.1', '-p', String(port), '-l', 'stderr', ...flags],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const child = spawn(command, [...args, '-L', '127.0.0.1', '-p', String(port)], {
+    stdio: 'ignore',
+  });
   const stop = (): void => {
     if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
   };
@@ -426,6 +421,19 @@ async function startGearmandSlow(flags: string[]): Promise<{ stop(): void }> {
     throw err;
   }
   return { stop };
+}
+
+/** Seconds from spawning a server until it accepts connections. */
+async function startSeconds(command: string, args: string[]): Promise<string> {
+  const start = performance.now();
+  try {
+    const server = await startSlow(command, args);
+    const seconds = (performance.now() - start) / 1000;
+    server.stop();
+    return `${seconds.toFixed(2)} s`;
+  } catch (err) {
+    return `failed: ${String(err).slice(0, 80)}`;
+  }
 }
 
 const specs = await backends();
