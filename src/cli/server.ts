@@ -47,7 +47,9 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     console.error(`gearbox server: ${message}`);
-    return err instanceof ConfigError ? 2 : err instanceof GearboxError ? 1 : 70;
+    const status = err instanceof ConfigError ? 2 : err instanceof GearboxError ? 1 : 70;
+    exitSoon(status);
+    return status;
   }
   if (config.pidFile !== undefined) {
     try {
@@ -78,7 +80,11 @@ export async function run(argv: string[]): Promise<number> {
   for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   process.off('SIGUSR1', onGraceful);
   removePidFile(config.pidFile);
-  // Safety net: a driver that keeps a handle open must not keep a stopped server alive.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  exitSoon(0);
   return 0;
+}
+
+/** Safety net: a store driver that keeps a handle open must not keep a stopped server alive. */
+function exitSoon(status: number): void {
+  setTimeout(() => process.exit(status), 2000).unref();
 }

@@ -134,7 +134,7 @@ export async function startServer(
     };
   } catch (err) {
     if (net) await net.close();
-    else await store?.close().catch(() => undefined);
+    else if (store) await closeWithin(store, 5000, logger);
     if (ownLogger) await logger.close();
     throw err;
   }
@@ -166,6 +166,18 @@ async function openWithin(store: JobStore, timeoutMs: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Closes a store that failed to start, without letting a stuck close hang the start. */
+async function closeWithin(store: JobStore, timeoutMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    store.close().catch((err: unknown) => {
+      logger.log('ERROR', `store: close failed: ${(err as Error).message}`);
+    }),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ]);
+  clearTimeout(timer);
 }
 
 function openLogger(config: ServerConfig): Logger {

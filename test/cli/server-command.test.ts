@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { runGearbox } from '../helpers/gearbox-cli.js';
 
@@ -56,15 +58,26 @@ describe('gearbox server command line', () => {
     ]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^gearbox server: postgres:.*ECONNREFUSED/m);
-    const hanging = await runGearbox([
-      'server',
-      '-p',
-      '0',
-      '--store',
-      'sqlite:///proc/no-such-dir/q.sqlite',
-      '--store-open-timeout',
-      '1000',
-    ]);
+    // A "database" that accepts connections and never answers: the open must time out.
+    const silent = createServer(() => undefined);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const silentPort = (silent.address() as AddressInfo).port;
+    let hanging;
+    try {
+      hanging = await runGearbox([
+        'server',
+        '-p',
+        '0',
+        '--store',
+        `postgres://postgres@127.0.0.1:${silentPort}/test`,
+        '--store-open-timeout',
+        '1000',
+      ]);
+    } finally {
+      silent.close();
+      silent.unref();
+    }
     assert.equal(hanging.code, 1);
     assert.match(hanging.stderr, /not open after 1000 ms \(see --store-open-timeout\)/);
     assert.doesNotMatch(refused.stderr + hanging.stderr, /\n\s+at /);

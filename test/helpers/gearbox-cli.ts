@@ -1,22 +1,18 @@
 /**
- * Running the compiled `gearbox` CLI in a child process: to completion (for `--help`, bad flags)
- * or as a server on a free port, stopped by its PID. The child imports the CLI module and calls
- * `main()`, so it works whether or not main.js runs itself when executed directly.
+ * Running the compiled `gearbox` CLI (`node dist/src/cli/main.js …`) in a child process: to
+ * completion (for `--help`, bad flags) or as a server on a free port, stopped by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { freePort, gearboxMain, waitForPort, type RunningServer } from './processes.js';
-
-const ENTRY = `import { main } from ${JSON.stringify(pathToFileURL(gearboxMain).href)};
-await main(process.argv.slice(1));`;
 
 /** Spawns `gearbox <args>`; `env` is added to this process's environment. */
 export function spawnGearbox(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--input-type=module', '-e', ENTRY, ...args], {
+  // No node flags here: worker threads the server starts inherit them.
+  return spawn(process.execPath, [gearboxMain, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

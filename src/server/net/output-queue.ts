@@ -1,3 +1,9 @@
+const EMPTY = Buffer.alloc(0);
+/** Replies up to this size are copied into the shared batch buffer. */
+const SMALL_REPLY = 1024;
+/** The size of one batch buffer. */
+const BATCH_SIZE = 64 * 1024;
+
 /** A reserved place in the output, waiting for the store to commit a job. */
 interface HeldSegment {
   readonly token: number;
@@ -21,6 +27,14 @@ interface HeldSegment {
 export class OutputQueue {
   private ready: Buffer[] = [];
   private readyBytes = 0;
+  /**
+   * Small replies are copied side by side into this buffer, so a turn's thousands of
+   * JOB_CREATED packets become one chunk without an array of them or a concat. Bytes handed
+   * out (`batchStart`) are never written again: the socket may still hold them.
+   */
+  private batch: Buffer = EMPTY;
+  private batchStart = 0;
+  private batchUsed = 0;
   private heldBytes = 0;
   private readonly segments: HeldSegment[] = [];
 
@@ -36,7 +50,7 @@ export class OutputQueue {
 
   /** Whether there are bytes ready to be written now. */
   get hasReady(): boolean {
-    return this.ready.length > 0;
+    return this.readyBytes > 0;
   }
 
   /** Queues bytes at the end of the output. */
@@ -46,9 +60,31 @@ export class OutputQueue {
       last.behind.push(data);
       this.heldBytes += data.length;
     } else {
-      this.ready.push(data);
-      this.readyBytes += data.length;
+      this.pushReady(data);
     }
+  }
+
+  private pushReady(data: Buffer): void {
+    this.readyBytes += data.length;
+    if (data.length > SMALL_REPLY) {
+      this.sealBatch();
+      this.ready.push(data);
+      return;
+    }
+    if (this.batchUsed + data.length > this.batch.length) {
+      this.sealBatch();
+      this.batch = Buffer.allocUnsafe(BATCH_SIZE);
+      this.batchStart = 0;
+      this.batchUsed = 0;
+    }
+    this.batchUsed += data.copy(this.batch, this.batchUsed);
+  }
+
+  /** Moves the batch's unsent bytes to the ready list, in order. */
+  private sealBatch(): void {
+    if (this.batchUsed === this.batchStart) return;
+    this.ready.push(this.batch.subarray(this.batchStart, this.batchUsed));
+    this.batchStart = this.batchUsed;
   }
 
   /** Reserves the current end of the output for `token`'s reply. */
@@ -92,6 +128,7 @@ export class OutputQueue {
 
   /** Takes every ready chunk, in order, leaving the ready list empty. */
   take(): { chunks: Buffer[]; bytes: number } {
+    this.sealBatch();
     const taken = { chunks: this.ready, bytes: this.readyBytes };
     this.ready = [];
     this.readyBytes = 0;
@@ -100,7 +137,6 @@ export class OutputQueue {
 
   private moveToReady(part: Buffer): void {
     this.heldBytes -= part.length;
-    this.ready.push(part);
-    this.readyBytes += part.length;
+    this.pushReady(part);
   }
 }

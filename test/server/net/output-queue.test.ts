@@ -66,4 +66,21 @@ describe('OutputQueue', () => {
     q.release(99);
     assert.equal(q.holding, true);
   });
+
+  it('keeps order across small (batched) and large writes, and never rewrites taken bytes', () => {
+    const q = new OutputQueue();
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const part = i % 500 === 7 ? Buffer.alloc(5000, i % 256) : Buffer.from(`p${i};`);
+      q.write(part);
+      expected.push(part);
+    }
+    const first = q.take();
+    const firstCopy = Buffer.concat(first.chunks);
+    assert.deepEqual(firstCopy, Buffer.concat(expected));
+    assert.equal(first.bytes, firstCopy.length);
+    for (let i = 0; i < 100; i++) q.write(Buffer.from(`later${i};`));
+    assert.deepEqual(Buffer.concat(first.chunks), firstCopy, 'handed-out bytes unchanged');
+    assert.match(drain(q), /^later0;later1;.*later99;$/);
+  });
 });
