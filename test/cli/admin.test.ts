@@ -13,7 +13,8 @@ function gearadmin(port: number, args: string[]): Promise<{ stdout: string; stde
       tools.gearadmin,
       ['-h', '127.0.0.1', '-p', String(port), ...args],
       { timeout: 10_000 },
-      (err, stdout, stderr) => (err ? reject(err) : resolve({ stdout, stderr })),
+      (err, stdout, stderr) =>
+        err ? reject(new Error(err.message, { cause: err })) : resolve({ stdout, stderr }),
     ),
   );
 }

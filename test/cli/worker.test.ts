@@ -9,10 +9,10 @@ import { skipUnless, tools } from '../helpers/services.js';
 import type { RunningServer } from '../helpers/processes.js';
 import type { ChildProcess } from 'node:child_process';
 
-async function startCliWorker(
+function startCliWorker(
   server: RunningServer,
   args: string[],
-): Promise<{ child: ChildProcess; stderr: () => string; exit: Promise<number | null> }> {
+): { child: ChildProcess; stderr: () => string; exit: Promise<number | null> } {
   const child = spawnGearbox(['worker', '-h', '127.0.0.1', '-p', String(server.port), ...args]);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -29,16 +29,7 @@ for (const kind of SERVER_KINDS) {
   describe(`gearbox worker against ${kind.name}`, { skip: await skipKind(kind) }, () => {
     it('runs the command per job with the workload on stdin and exits after -c jobs', async () => {
       const server = await kind.start();
-      const worker = await startCliWorker(server, [
-        '-f',
-        'upcase',
-        '-c',
-        '2',
-        '--',
-        'tr',
-        'a-z',
-        'A-Z',
-      ]);
+      const worker = startCliWorker(server, ['-f', 'upcase', '-c', '2', '--', 'tr', 'a-z', 'A-Z']);
       const client = new Client({ servers: `127.0.0.1:${server.port}` });
       try {
         assert.equal((await client.run('upcase', 'hello', { timeout: 10_000 })).text(), 'HELLO');
@@ -55,7 +46,7 @@ for (const kind of SERVER_KINDS) {
 
     it('fails the job when the command exits non-zero, sending its output first', async () => {
       const server = await kind.start();
-      const worker = await startCliWorker(server, [
+      const worker = startCliWorker(server, [
         '-f',
         'broken',
         '--',
@@ -93,7 +84,7 @@ describe(
   () => {
     it('round-trips a job from the C tool', async () => {
       const server = await SERVER_KINDS[0]!.start();
-      const worker = await startCliWorker(server, ['-f', 'wc', '-c', '1', '--', 'wc', '-c']);
+      const worker = startCliWorker(server, ['-f', 'wc', '-c', '1', '--', 'wc', '-c']);
       try {
         await eventually(
           async () =>
@@ -112,7 +103,8 @@ describe(
             tools.gearman,
             ['-h', '127.0.0.1', '-p', String(server.port), '-f', 'wc', '12345'],
             { timeout: 10_000 },
-            (err, stdout) => (err ? reject(err) : resolve(stdout)),
+            (err, stdout) =>
+              err ? reject(new Error(err.message, { cause: err })) : resolve(stdout),
           ),
         );
         assert.equal(output.trim(), '5');
