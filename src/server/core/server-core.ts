@@ -41,6 +41,11 @@ export interface CoreOptions {
   verbose: LogLevel;
   /** The longest unique id accepted, in bytes (gearmand: 64). */
   maxUniqueLength?: number;
+  /**
+   * On CAN_DO_TIMEOUT expiry, end the job with WORK_FAIL to its clients (as the protocol text
+   * says) instead of requeueing it (as gearmand does). Default false.
+   */
+  failOnTimeout?: boolean;
 }
 
 /** Per-function numbers for metrics and the dashboard. */
@@ -232,6 +237,7 @@ export class ServerCore {
   private readonly handlePrefixBytes: Buffer;
   private readonly asciiPrefix: boolean;
   private lastFunction: FunctionQueue | undefined;
+  private draining = false;
   private readonly maxUniqueLength: number;
   private out: Effect[] = [];
   private readonly counters = {
@@ -258,6 +264,16 @@ export class ServerCore {
   /** Jobs assigned to workers right now (graceful shutdown waits for this to reach 0). */
   get runningJobs(): number {
     return this.running;
+  }
+
+  /**
+   * Stops handing out jobs, for a graceful shutdown: from now on every grab gets NO_JOB and no
+   * worker is woken, so `runningJobs` only goes down. Submissions are still taken (and, with a
+   * store, committed, so they run after the restart). An admin `shutdown graceful` does this too.
+   */
+  drain(): Effect[] {
+    this.draining = true;
+    return this.flush();
   }
 
   /** A new connection (client, worker or admin, all alike until they speak). */
@@ -449,8 +465,16 @@ export class ServerCore {
       const job = this.jobs.get(Number(key.slice(TIMEOUT_TIMER_PREFIX.length)));
       if (job !== undefined && job.state === JobState.RUNNING && job.timerArmed) {
         job.timerArmed = false;
-        this.log('INFO', `${this.handleOf(job)} timed out on its worker; requeued`);
-        this.requeue(job);
+        if (this.options.failOnTimeout === true) {
+          this.log('INFO', `${this.handleOf(job)} timed out on its worker; failed`);
+          this.unassign(job);
+          const handle = bytes(this.handleOf(job));
+          this.forward(job, encodePacket(Magic.RES, PacketType.WORK_FAIL, [handle]));
+          this.finish(job, false);
+        } else {
+          this.log('INFO', `${this.handleOf(job)} timed out on its worker; requeued`);
+          this.requeue(job);
+        }
       }
     }
     return this.flush();
@@ -677,7 +701,7 @@ export class ServerCore {
     if (conn.sleeping) {
       fn.sleeping.add(conn.info.id);
       this.promoteDue();
-      if (fn.hasQueued && !conn.noopSent) this.noop(conn);
+      if (fn.hasQueued && !conn.noopSent && !this.draining) this.noop(conn);
     }
   }
 
@@ -703,7 +727,7 @@ export class ServerCore {
   private preSleep(conn: Connection): void {
     this.promoteDue();
     conn.noopSent = false;
-    for (const ability of conn.abilities) {
+    for (const ability of this.draining ? [] : conn.abilities) {
       if (ability.fn.hasQueued) {
         this.noop(conn);
         return;
@@ -715,7 +739,7 @@ export class ServerCore {
 
   /** Wakes up to `count` sleeping workers of `fn` (capped by `-w`), longest asleep first. */
   private wake(fn: FunctionQueue, count: number): void {
-    if (fn.sleeping.size === 0) return;
+    if (fn.sleeping.size === 0 || this.draining) return;
     const cap = this.options.wakeWorkers;
     let left = cap > 0 ? Math.min(count, cap) : count;
     for (const id of fn.sleeping) {
@@ -748,6 +772,10 @@ export class ServerCore {
     conn.noopSent = false;
     this.awake(conn);
     this.promoteDue();
+    if (this.draining) {
+      this.send(conn.info.id, Frames.NO_JOB);
+      return;
+    }
     const abilities = conn.abilities;
     for (let i = 0; i < abilities.length; i++) {
       const ability = abilities[i] as Ability;
@@ -1098,6 +1126,7 @@ export class ServerCore {
           return;
         }
         this.send(id, AdminReply.ok());
+        if (graceful) this.draining = true;
         this.log(
           'NOTICE',
           `shutdown${graceful ? ' graceful' : ''} requested by ${conn.info.address}`,

@@ -246,6 +246,48 @@ describe('requeue and retries', () => {
   });
 });
 
+describe('timeouts that fail, and draining', () => {
+  it('with failOnTimeout ends a timed-out job with WORK_FAIL instead of requeueing it', () => {
+    const h = setup({ failOnTimeout: true });
+    h.req(W, PacketType.CAN_DO_TIMEOUT, 'f', '2000');
+    const a = h.submit(C, PacketType.SUBMIT_JOB, 'f', '', 'a');
+    h.req(W, PacketType.GRAB_JOB);
+    h.clock.ms += 2000;
+    assert.deepEqual(brief(h.timerFired('timeout:1')), [`WORK_FAIL ${a}`]);
+    assert.equal(h.core.runningJobs, 0);
+    assert.equal(h.admin(C2, 'status\n'), 'f\t0\t0\t1\n.\n');
+    assert.deepEqual(brief(h.req(W, PacketType.WORK_COMPLETE, a, 'late')), [
+      'ERROR JOB_NOT_FOUND Job given in work result not found',
+    ]);
+  });
+
+  it('drain() stops handing out jobs but lets running ones finish', () => {
+    const h = setup();
+    h.req(W, PacketType.CAN_DO, 'f');
+    h.req(W2, PacketType.CAN_DO, 'f');
+    const a = h.submit(C, PacketType.SUBMIT_JOB, 'f', '', 'a');
+    h.submit(C, PacketType.SUBMIT_JOB, 'f', '', 'b');
+    h.req(W, PacketType.GRAB_JOB);
+    assert.deepEqual(h.core.drain(), []);
+    assert.deepEqual(brief(h.req(W2, PacketType.GRAB_JOB)), ['NO_JOB']);
+    assert.deepEqual(brief(h.req(W2, PacketType.PRE_SLEEP)), [], 'no NOOP although b waits');
+    assert.deepEqual(brief(h.req(C, PacketType.SUBMIT_JOB, 'f', '', 'c')), [
+      'JOB_CREATED H:test:3',
+    ]);
+    assert.equal(h.core.runningJobs, 1);
+    assert.deepEqual(brief(h.req(W, PacketType.WORK_COMPLETE, a, 'r')), [`WORK_COMPLETE ${a} r`]);
+    assert.equal(h.core.runningJobs, 0);
+  });
+
+  it('drains on an admin shutdown graceful', () => {
+    const h = setup();
+    h.req(W, PacketType.CAN_DO, 'f');
+    h.submit(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'a');
+    h.admin(C2, 'shutdown graceful\n');
+    assert.deepEqual(brief(h.req(W, PacketType.GRAB_JOB)), ['NO_JOB']);
+  });
+});
+
 describe('abandoned and cancelled jobs', () => {
   it('never runs a queued foreground job whose clients all left; status counts it until skipped', () => {
     const h = setup();
