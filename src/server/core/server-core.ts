@@ -96,6 +96,16 @@ interface Ability {
   readonly timeout: number;
 }
 
+/*
+ * A worker connection's sleep states (any connection may become a worker by sending CAN_DO):
+ *
+ *   AWAKE     grabbing; GRAB_* with nothing to do answers NO_JOB and stays AWAKE
+ *     └─ PRE_SLEEP ─┬─ a job is queued for one of its functions → NOOP at once, NOOP_SENT
+ *                   └─ otherwise → SLEEPING (listed in `sleeping` of each of its functions)
+ *   SLEEPING  a new runnable job of one of its functions (at most one sleeper per job, the
+ *             longest asleep first, capped by -w) → NOOP → NOOP_SENT
+ *   NOOP_SENT out of every `sleeping` set, never NOOPed twice; GRAB_* → AWAKE
+ */
 /** What the core keeps per connection. */
 class Connection {
   clientId = '-';
