@@ -1,6 +1,11 @@
 import mysql from 'mysql2/promise';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { SqlBackend, SqlDialect, SqlExecutor, SqlRow } from './sql-backend.js';
+import {
+  retryingTransaction,
+  type SqlBackend,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlRow,
+} from './sql-backend.js';
 
 const dialect: SqlDialect = {
   name: 'mysql',
@@ -39,8 +44,6 @@ const dialect: SqlDialect = {
   ],
 };
 
-/** Deadlocks and serialization failures are retried this many times in all. */
-const MAX_TRANSACTION_ATTEMPTS = 8;
 const RETRYABLE = new Set([1213, 1205]);
 
 function errnoOf(err: unknown): number | undefined {
@@ -126,30 +129,28 @@ export class MysqlBackend implements SqlBackend {
     return this.pooled.insertIgnore(sql, params);
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const conn = await this.pool.getConnection();
-      try {
-        await conn.query('START TRANSACTION');
-        const result = await work(executor(conn));
-        await conn.query('COMMIT');
-        conn.release();
-        return result;
-      } catch (err) {
-        const rolledBack = await conn.query('ROLLBACK').then(
-          () => true,
-          () => false,
-        );
-        if (rolledBack) conn.release();
-        else conn.destroy();
-        if (attempt < MAX_TRANSACTION_ATTEMPTS && RETRYABLE.has(errnoOf(err) ?? 0)) {
-          // A short random pause, so the two sides of a deadlock do not collide again.
-          await sleep(Math.random() * 10 * attempt);
-          continue;
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return retryingTransaction(
+      async () => {
+        const conn = await this.pool.getConnection();
+        try {
+          await conn.query('START TRANSACTION');
+          const result = await work(executor(conn));
+          await conn.query('COMMIT');
+          conn.release();
+          return result;
+        } catch (err) {
+          const rolledBack = await conn.query('ROLLBACK').then(
+            () => true,
+            () => false,
+          );
+          if (rolledBack) conn.release();
+          else conn.destroy();
+          throw err;
         }
-        throw err;
-      }
-    }
+      },
+      (err) => RETRYABLE.has(errnoOf(err) ?? 0),
+    );
   }
 
   isUniqueViolation(err: unknown): boolean {

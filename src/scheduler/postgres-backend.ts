@@ -1,7 +1,12 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { SchedulerError } from './errors.js';
-import type { SqlBackend, SqlDialect, SqlExecutor, SqlRow } from './sql-backend.js';
+import {
+  retryingTransaction,
+  type SqlBackend,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlRow,
+} from './sql-backend.js';
 
 const dialect: SqlDialect = {
   name: 'postgres',
@@ -47,8 +52,6 @@ function numbered(sql: string): string {
 
 /** The longest any statement may take before it fails. */
 const QUERY_TIMEOUT_MS = 30_000;
-/** Deadlocks and serialization failures are retried this many times in all. */
-const MAX_TRANSACTION_ATTEMPTS = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
 
 function codeOf(err: unknown): string | undefined {
@@ -108,29 +111,27 @@ export class PostgresBackend implements SqlBackend {
     return this.pooled.insertIgnore(sql, params);
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await work(executor((sql, params) => client.query(sql, params)));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        if (attempt < MAX_TRANSACTION_ATTEMPTS && RETRYABLE.has(codeOf(err) ?? '')) {
-          // A short random pause, so the two sides of a deadlock do not collide again.
-          await sleep(Math.random() * 10 * attempt);
-          continue;
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return retryingTransaction(
+      async () => {
+        const client = await this.pool.connect();
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const result = await work(executor((sql, params) => client.query(sql, params)));
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+          throw err;
+        } finally {
+          client.release(broken);
         }
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    }
+      },
+      (err) => RETRYABLE.has(codeOf(err) ?? ''),
+    );
   }
 
   isUniqueViolation(err: unknown): boolean {

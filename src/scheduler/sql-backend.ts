@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** A result row, column name to value, as the driver returns it. */
 export type SqlRow = Record<string, unknown>;
 
@@ -48,4 +50,25 @@ export function checkTableName(table: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table))
     throw new Error(`invalid table name '${table}': use letters, digits and _ (at most 63)`);
   return table;
+}
+
+/** Deadlocks and serialization failures are retried this many times in all. */
+const MAX_TRANSACTION_ATTEMPTS = 8;
+
+/**
+ * Runs one transaction attempt after another while `retryable` says the failure was a deadlock
+ * or serialization failure, with a short random pause so the two sides do not collide again.
+ */
+export async function retryingTransaction<T>(
+  attempt: () => Promise<T>,
+  retryable: (err: unknown) => boolean,
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n >= MAX_TRANSACTION_ATTEMPTS || !retryable(err)) throw err;
+      await sleep(Math.random() * 10 * n);
+    }
+  }
 }

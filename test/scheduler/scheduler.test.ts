@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Priority } from '../../src/protocol/packet-types.js';
 import type { DispatchOutcome } from '../../src/scheduler/dispatcher.js';
 import { Scheduler, type SchedulerEvent } from '../../src/scheduler/scheduler.js';
-import type { NewScheduledJob, SchedulerStore } from '../../src/scheduler/scheduler-store.js';
+import type { SchedulerStore } from '../../src/scheduler/scheduler-store.js';
 import { SqliteBackend } from '../../src/scheduler/sqlite-backend.js';
 import { SqlSchedulerStore } from '../../src/scheduler/sql-scheduler-store.js';
 import { FakeClock, settle } from './fake-clock.js';
 import { InProcessDispatcher } from './in-process-dispatcher.js';
+import { testJob } from './store-backends.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-function job(overrides: Partial<NewScheduledJob> = {}): NewScheduledJob {
-  return {
-    functionName: 'f',
-    payload: Buffer.from('x'),
-    timing: { kind: 'after', delayMs: 0 },
-    priority: Priority.NORMAL,
-    maxAttempts: 3,
-    backoffMs: 1000,
-    background: false,
-    ...overrides,
-  };
-}
+const job = testJob;
 
 /** Counts the store's claim transactions, to show the instance does not poll needlessly. */
 function counting(store: SchedulerStore): { store: SchedulerStore; claims: () => number } {

@@ -1,26 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Priority } from '../../src/protocol/packet-types.js';
 import { SchedulerError } from '../../src/scheduler/errors.js';
 import type { NewScheduledJob } from '../../src/scheduler/scheduler-store.js';
 import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
 import { SqlSchedulerStore } from '../../src/scheduler/sql-scheduler-store.js';
 import { skipUnless } from '../helpers/services.js';
-import { backendKinds } from './store-backends.js';
+import { backendKinds, testJob } from './store-backends.js';
 
-function job(overrides: Partial<NewScheduledJob> = {}): NewScheduledJob {
-  return {
-    functionName: 'send_mail',
-    payload: Buffer.from('hello'),
-    timing: { kind: 'after', delayMs: 0 },
-    priority: Priority.NORMAL,
-    maxAttempts: 3,
-    backoffMs: 10,
-    background: false,
+const job = (overrides: Partial<NewScheduledJob> = {}): NewScheduledJob =>
+  testJob({
+    ...{ functionName: 'send_mail', payload: Buffer.from('hello'), maxAttempts: 3, backoffMs: 10 },
     ...overrides,
-  };
-}
+  });
 
 for (const kind of backendKinds) {
   describe(`SqlSchedulerStore on ${kind.name}`, async () => {

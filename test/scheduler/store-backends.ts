@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Priority } from '../../src/protocol/packet-types.js';
+import type { NewScheduledJob } from '../../src/scheduler/scheduler-store.js';
 import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
 import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
@@ -23,48 +25,49 @@ export interface BackendKind {
   setup(): { table: string; connect: () => SqlBackend; cleanup: () => Promise<void> };
 }
 
+/** A valid job with the given fields changed, for tests. */
+export function testJob(overrides: Partial<NewScheduledJob> = {}): NewScheduledJob {
+  return {
+    functionName: 'f',
+    payload: Buffer.from('x'),
+    timing: { kind: 'after', delayMs: 0 },
+    priority: Priority.NORMAL,
+    maxAttempts: 3,
+    backoffMs: 1000,
+    background: false,
+    ...overrides,
+  };
+}
+
 /** A table name no one else uses. */
 export function randomTable(): string {
   return `sched_test_${randomBytes(5).toString('hex')}`;
 }
 
+/** A kind whose database other instances share: a random table, dropped afterwards. */
+function sharedKind(name: 'postgres' | 'mysql', connect: () => SqlBackend): BackendKind {
+  return {
+    name,
+    needs: [name],
+    shared: true,
+    setup() {
+      const table = randomTable();
+      return {
+        table,
+        connect,
+        cleanup: async () => {
+          const db = connect();
+          await db.execute(`DROP TABLE IF EXISTS ${table}`);
+          await db.close();
+        },
+      };
+    },
+  };
+}
+
 export const backendKinds: BackendKind[] = [
-  {
-    name: 'postgres',
-    needs: ['postgres'],
-    shared: true,
-    setup() {
-      const table = randomTable();
-      const connect = (): SqlBackend => new PostgresBackend(serviceUrls.postgres);
-      return {
-        table,
-        connect,
-        cleanup: async () => {
-          const db = connect();
-          await db.execute(`DROP TABLE IF EXISTS ${table}`);
-          await db.close();
-        },
-      };
-    },
-  },
-  {
-    name: 'mysql',
-    needs: ['mysql'],
-    shared: true,
-    setup() {
-      const table = randomTable();
-      const connect = (): SqlBackend => new MysqlBackend(serviceUrls.mysql);
-      return {
-        table,
-        connect,
-        cleanup: async () => {
-          const db = connect();
-          await db.execute(`DROP TABLE IF EXISTS ${table}`);
-          await db.close();
-        },
-      };
-    },
-  },
+  sharedKind('postgres', () => new PostgresBackend(serviceUrls.postgres)),
+  sharedKind('mysql', () => new MysqlBackend(serviceUrls.mysql)),
   {
     name: 'sqlite',
     needs: [],
