@@ -69,7 +69,8 @@ function configuredStore(queue: QueueConfig, logger: Logger): JobStore | undefin
 /**
  * Starts a job server. `config` fields not given take `defaultServerConfig()`'s values
  * (127.0.0.1:4730, `builtin` queue: a library caller chooses its store explicitly, while the
- * `gearbox server` command defaults to SQLite). Rejects with a `ConfigError`, a `NetError` (cannot listen) or a `StoreError`
+ * `gearbox server` command defaults to SQLite). Rejects with a `ConfigError`, a `NetError`
+ * (cannot listen), a `ServerStartError` (the store did not open in time) or a `StoreError`
  * (cannot open or replay the store).
  */
 export async function startServer(
@@ -114,6 +115,7 @@ export async function startServer(
       limits: { maxPacketSize: full.maxPacketSize, maxLineLength: full.maxLineLength },
       maxOutputBuffer: full.maxOutputBuffer,
       keepalive: full.keepalive,
+      shutdownTimeoutMs: full.shutdownTimeoutMs,
     });
     await net.listen();
     if (full.user !== undefined) switchUser(full.user);
@@ -128,7 +130,7 @@ export async function startServer(
       storeDescription: store?.description ?? 'builtin',
       closed,
       close: async (opts = {}) => {
-        await running.close({ timeoutMs: full.shutdownTimeoutMs, ...opts });
+        await running.close(opts);
         await closed;
       },
     };

@@ -29,6 +29,8 @@ export interface NetServerOptions {
   /** Unsent bytes a connection may owe before it is dropped. */
   readonly maxOutputBuffer: number;
   readonly keepalive: { readonly enabled: boolean; readonly idle: number };
+  /** How long a graceful stop waits for running jobs, in ms. */
+  readonly shutdownTimeoutMs: number;
 }
 
 /** Codes for failures of the I/O shell itself. */
@@ -377,12 +379,16 @@ export class NetServer implements ConnectionHost {
   }
 
   /**
-   * Stops the server: closes the listeners; when `graceful`, waits (up to `timeoutMs`) for
-   * running jobs to finish; then closes every connection, waits for pending commits, and
-   * closes the store. Idempotent: later calls return the first call's promise.
+   * Stops the server: closes the listeners; when `graceful`, waits for running jobs to finish
+   * (up to `timeoutMs`, by default the `shutdownTimeoutMs` option); then closes every
+   * connection, waits for pending commits, and closes the store. Idempotent: later calls
+   * return the first call's promise.
    */
   close(options: { graceful?: boolean; timeoutMs?: number } = {}): Promise<void> {
-    this.stopping ??= this.stop(options.graceful ?? false, options.timeoutMs ?? 30_000);
+    this.stopping ??= this.stop(
+      options.graceful ?? false,
+      options.timeoutMs ?? this.options.shutdownTimeoutMs,
+    );
     return this.stopping;
   }
 
