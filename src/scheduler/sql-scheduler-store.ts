@@ -26,6 +26,8 @@ function text(v: unknown): string {
   return '';
 }
 const num = (v: unknown): number => Number(v);
+/** A boolean column: PostgreSQL gives true/false, MySQL and SQLite 1/0. */
+const truthy = (v: unknown): boolean => v === true || Number(v) === 1;
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : text(v));
 
@@ -166,19 +168,28 @@ export class SqlSchedulerStore implements SchedulerStore {
   async claim(limit: number, leaseMs: number, owner: string): Promise<ClaimBatch> {
     const lock = this.db.dialect.lockRows;
     return this.db.transaction(async (tx) => {
-      const now = await SqlSchedulerStore.nowIn(tx, this.nowSql);
+      // One round trip for the clock and for whether there is reaping or a cron tick to do,
+      // which there rarely is.
+      const [probe] = await tx.query(
+        `SELECT ${this.nowSql} AS now,
+           EXISTS (SELECT 1 FROM ${this.t} WHERE state = 'running' AND lease_until <= ${this.nowSql}) AS expired,
+           EXISTS (SELECT 1 FROM ${this.t} WHERE state = 'recurring' AND run_at <= ${this.nowSql}) AS ticks`,
+      );
+      const now = num(probe?.now);
       // Expired leases go back to the queue first, so a job whose instance died is claimed again
       // by whichever instance comes next.
-      await this.reapIn(tx, now);
+      if (truthy(probe?.expired)) await this.reapIn(tx, now);
       // Cron ticks next: each due schedule inserts its run for this tick (at most one per
       // (schedule, tick) by the unique key) and moves on to its next tick, in the same commit.
-      const schedules = await tx.query(
-        `SELECT id, function_name, payload, priority, background, run_at, cron_expr, time_zone,
-           max_attempts, backoff_ms
-         FROM ${this.t} WHERE state = 'recurring' AND run_at <= ?
-         ORDER BY run_at LIMIT ? ${lock}`,
-        [now, limit],
-      );
+      const schedules = truthy(probe?.ticks)
+        ? await tx.query(
+            `SELECT id, function_name, payload, priority, background, run_at, cron_expr, time_zone,
+               max_attempts, backoff_ms
+             FROM ${this.t} WHERE state = 'recurring' AND run_at <= ?
+             ORDER BY run_at LIMIT ? ${lock}`,
+            [now, limit],
+          )
+        : [];
       for (const s of schedules) {
         const tick = num(s.run_at);
         await tx.insertIgnore(
