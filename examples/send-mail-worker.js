@@ -1,6 +1,6 @@
 // A worker that sends e-mail for the rest of the application.
 //
-//   node examples/send-mail-worker.mjs            (servers from GEARMAN_SERVERS, default 127.0.0.1:4730)
+//   node examples/send-mail-worker.js            (servers from GEARMAN_SERVERS, default 127.0.0.1:4730)
 //
 // It registers `send_mail`, takes a JSON workload { to, subject, body }, and "sends" it by writing
 // an RFC 5322 message into ./outbox/ — swap deliver() for your SMTP library. Two mails go out at

@@ -1,6 +1,6 @@
-// The application side of examples/send-mail-worker.mjs.
+// The application side of examples/send-mail-worker.js.
 //
-//   node examples/send-mail-client.mjs           (servers from GEARMAN_SERVERS, default 127.0.0.1:4730)
+//   node examples/send-mail-client.js           (servers from GEARMAN_SERVERS, default 127.0.0.1:4730)
 //
 // Sends one mail and waits for it (following its progress), queues a newsletter in the
 // background, schedules a reminder for later, and shows what a failed job looks like.
