@@ -7,7 +7,13 @@ import { prepareBackgroundSubmit } from './lib/background-submitter.js';
 import { BenchError } from './lib/bench-error.js';
 import { prepareForegroundClients } from './lib/foreground-clients.js';
 import { prepareLibraryClients, prepareLibraryWorker } from './lib/library-load.js';
-import type { AgentCommand, AgentReply, PreparedTask, Task } from './lib/tasks.js';
+import {
+  ABORT_MESSAGE,
+  type AgentCommand,
+  type AgentReply,
+  type PreparedTask,
+  type Task,
+} from './lib/tasks.js';
 import { prepareWorkerGroup } from './lib/worker-group.js';
 
 function prepare(task: Task): Promise<PreparedTask> {
@@ -31,6 +37,8 @@ function reply(message: AgentReply): void {
 
 let prepared: PreparedTask[] = [];
 let timeoutMs = 0;
+/** Ends the running phase early when the parent says another agent has failed. */
+let abortPhase: ((err: Error) => void) | undefined;
 
 function closeAll(): void {
   for (const task of prepared) task.close();
@@ -48,6 +56,7 @@ async function handle(command: AgentCommand): Promise<void> {
     case 'go': {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
+        abortPhase = reject;
         timer = setTimeout(
           () => reject(new BenchError('TIMEOUT', `load did not finish within ${timeoutMs} ms`)),
           timeoutMs,
@@ -58,10 +67,14 @@ async function handle(command: AgentCommand): Promise<void> {
         reply({ kind: 'done', results });
       } finally {
         clearTimeout(timer);
+        abortPhase = undefined;
         closeAll();
       }
       return;
     }
+    case 'abort':
+      abortPhase?.(new BenchError('AGENT_FAILED', ABORT_MESSAGE));
+      return;
     case 'exit':
       closeAll();
       process.disconnect?.();

@@ -5,7 +5,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './bench-error.js';
-import type { AgentCommand, AgentReply, Task, TaskResult } from './tasks.js';
+import {
+  ABORT_MESSAGE,
+  type AgentCommand,
+  type AgentReply,
+  type Task,
+  type TaskResult,
+} from './tasks.js';
 
 const agentScript = fileURLToPath(new URL('../agent.js', import.meta.url));
 
@@ -53,6 +59,11 @@ export class Agent {
     });
   }
 
+  /** Tells the agent to end its running phase; its pending `go` is then answered with an error. */
+  abort(): void {
+    if (this.child.connected) this.child.send({ kind: 'abort' } satisfies AgentCommand);
+  }
+
   /** Asks the agent to leave, then stops it by PID if it has not gone within a second. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -79,6 +90,11 @@ function expect<K extends AgentReply['kind']>(
   return reply as Extract<AgentReply, { kind: K }>;
 }
 
+function rank(reply: AgentReply): number {
+  if (reply.kind !== 'error') return 2;
+  return reply.message === ABORT_MESSAGE ? 1 : 0;
+}
+
 /** Some agents and the tasks each runs in one phase. */
 export type PhasePlan = ReadonlyArray<readonly [Agent, readonly Task[]]>;
 
@@ -92,8 +108,22 @@ export async function runPhase(plan: PhasePlan, timeoutMs: number): Promise<Task
     plan.map(([agent, tasks]) => agent.ask({ kind: 'setup', tasks, timeoutMs }, setupTimeout)),
   );
   plan.forEach(([agent], i) => expect(agent, ready[i] as AgentReply, 'ready'));
+  // One agent failing (a server ERROR, a lost connection) would leave the others waiting for
+  // jobs that never come, so the first failure aborts the rest.
   const done = await Promise.all(
-    plan.map(([agent]) => agent.ask({ kind: 'go' }, timeoutMs + 5_000)),
+    plan.map(async ([agent]) => {
+      const reply = await agent.ask({ kind: 'go' }, timeoutMs + 5_000).catch((err: unknown) => {
+        for (const [other] of plan) if (other !== agent) other.abort();
+        throw err;
+      });
+      if (reply.kind === 'error') for (const [other] of plan) if (other !== agent) other.abort();
+      return reply;
+    }),
   );
+  // Report the agent that failed first-hand, not one that was aborted because of it.
+  const order = plan
+    .map((entry, i) => ({ entry, reply: done[i] as AgentReply }))
+    .sort((a, b) => rank(a.reply) - rank(b.reply));
+  for (const { entry, reply } of order) expect(entry[0], reply, 'done');
   return plan.map(([agent], i) => expect(agent, done[i] as AgentReply, 'done').results);
 }

@@ -96,6 +96,8 @@ export interface PreparedTask {
 export type AgentCommand =
   | { readonly kind: 'setup'; readonly tasks: readonly Task[]; readonly timeoutMs: number }
   | { readonly kind: 'go' }
+  /** Another agent failed: end the running phase now (answered by the phase's `error`). */
+  | { readonly kind: 'abort' }
   | { readonly kind: 'exit' };
 
 /** Agent → parent messages. */
@@ -108,3 +110,6 @@ export type AgentReply =
 export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** The error message of an agent whose phase was ended because another agent failed. */
+export const ABORT_MESSAGE = 'aborted: another load generator failed';
