@@ -285,6 +285,10 @@ describe('gearbox server process lifecycle', () => {
       join(dir, 'log'),
       '--verbose=INFO',
     ]);
+    // Written once listening, which can be a moment after the port first accepts.
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.process.pid));
     const peer = await RawPeer.connect(server.port);
     await server.stop('SIGTERM');
@@ -390,6 +394,28 @@ describe('gearbox server process lifecycle', () => {
       await server.stop();
     }
   });
+
+  it(
+    'switches to the -u user once listening',
+    { skip: process.getuid?.() === 0 ? false : 'needs root to switch users' },
+    async () => {
+      const server = await startGearboxServer(['-q', 'builtin', '-u', 'nobody']);
+      try {
+        // The port accepts connections from the listen() call on, a moment before the switch.
+        let uid: RegExpExecArray | null = null;
+        for (let i = 0; i < 100; i++) {
+          const status = readFileSync(`/proc/${server.process.pid}/status`, 'utf8');
+          uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+          if (uid && uid[1] !== '0') break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(uid && uid[1] !== '0' && uid[2] !== '0', `running as ${uid?.[0] ?? '?'}`);
+        assert.equal(await echo(server.port, 'unprivileged'), 'unprivileged');
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 
   it('fails clearly when the port is taken', async () => {
     const first = await startGearboxServer();
