@@ -99,11 +99,17 @@ interface ActiveJob {
   disposeDeadline: () => void;
 }
 
+interface HandleJobs {
+  jobs: ActiveJob[];
+  /** Which of `jobs` gets the next progress packet (see receive()). */
+  turn: number;
+}
+
 interface Link {
   readonly connection: Connection;
   readonly replies: ReplyQueue;
   /** Foreground jobs by handle; several when the server coalesced our own submissions. */
-  readonly jobs: Map<string, ActiveJob[]>;
+  readonly jobs: Map<string, HandleJobs>;
   inFlight: number;
   slotWaiters: Array<() => void>;
 }
@@ -342,9 +348,11 @@ export class Client {
         if (active.job.done) return;
         const handle = handleOf(reply);
         active.handle = handle;
-        const list = link.jobs.get(handle);
-        if (list) list.push(active);
-        else link.jobs.set(handle, [active]);
+        const entry = link.jobs.get(handle);
+        if (entry) {
+          entry.jobs.push(active);
+          entry.turn = 0;
+        } else link.jobs.set(handle, { jobs: [active], turn: 0 });
         active.control.created(handle);
       },
       reject: (error) => this.finish(active, error),
@@ -358,11 +366,11 @@ export class Client {
     active.disposeDeadline();
     const link = active.link;
     if (link && active.handle !== undefined) {
-      const list = link.jobs.get(active.handle);
-      if (list) {
-        const rest = list.filter((a) => a !== active);
-        if (rest.length > 0) link.jobs.set(active.handle, rest);
-        else link.jobs.delete(active.handle);
+      const entry = link.jobs.get(active.handle);
+      if (entry) {
+        entry.jobs = entry.jobs.filter((a) => a !== active);
+        entry.turn = 0;
+        if (entry.jobs.length === 0) link.jobs.delete(active.handle);
       }
     }
     if (link && active.inFlight) {
@@ -466,8 +474,13 @@ export class Client {
     // the exceptions option) with a NUL after the handle.
     let end = handleBytes.length;
     while (end > 0 && handleBytes[end - 1] === 0) end--;
-    const jobs = link.jobs.get(handleBytes.toString('latin1', 0, end));
-    if (jobs === undefined) return;
+    const entry = link.jobs.get(handleBytes.toString('latin1', 0, end));
+    if (entry === undefined) return;
+    // The end of a job ends every submission attached to it (further copies find nothing).
+    const jobs = [...entry.jobs];
+    // Progress, though, comes once per submission attached (gearmand and gearbox alike): with
+    // several of our own submissions on one handle, each copy is for the next one in turn.
+    const next = entry.jobs[entry.turn++ % entry.jobs.length];
     const data = packet.args[1] ?? Buffer.alloc(0);
     switch (packet.type) {
       case PacketType.WORK_COMPLETE:
@@ -487,14 +500,13 @@ export class Client {
       case PacketType.WORK_DATA:
       case PacketType.WORK_WARNING: {
         const type = packet.type === PacketType.WORK_DATA ? 'data' : 'warning';
-        for (const active of jobs) active.control.update({ type, data });
+        next?.control.update({ type, data });
         break;
       }
       case PacketType.WORK_STATUS: {
         const numerator = Number(data.toString('latin1'));
         const denominator = Number(packet.args[2]?.toString('latin1') ?? '0');
-        for (const active of jobs)
-          active.control.update({ type: 'status', numerator, denominator });
+        next?.control.update({ type: 'status', numerator, denominator });
         break;
       }
       default:
@@ -504,8 +516,8 @@ export class Client {
 
   private lost(link: Link, error: ConnectionError): void {
     link.replies.failAll(error);
-    for (const list of [...link.jobs.values()])
-      for (const active of list) this.finish(active, error);
+    for (const entry of [...link.jobs.values()])
+      for (const active of [...entry.jobs]) this.finish(active, error);
     link.jobs.clear();
     const waiters = link.slotWaiters;
     link.slotWaiters = [];

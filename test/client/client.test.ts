@@ -189,6 +189,26 @@ for (const kind of SERVER_KINDS) {
       }
     });
 
+    it('gives each of two coalesced submissions every update exactly once', async () => {
+      const unique = fresh('same');
+      const a = client.submit(fn.progress, 'one', { unique });
+      const b = client.submit(fn.progress, 'one', { unique });
+      const seen = (job: typeof a): string[] => {
+        const out: string[] = [];
+        job.on('data', (d) => out.push(d.toString()));
+        job.on('status', (n, d) => out.push(`${n}/${d}`));
+        return out;
+      };
+      const seenA = seen(a);
+      const seenB = seen(b);
+      const [ra, rb] = await Promise.all([a.result(), b.result()]);
+      assert.equal(ra.handle, rb.handle);
+      assert.deepEqual(ra.json(), { done: true, input: 'one' });
+      assert.deepEqual(rb.json(), { done: true, input: 'one' });
+      assert.deepEqual(seenA, ['1/3', 'first ', '2/3', 'second']);
+      assert.deepEqual(seenB, ['1/3', 'first ', '2/3', 'second']);
+    });
+
     it('echoes bytes with NULs intact', async () => {
       const bytes = Buffer.from([0, 1, 2, 0, 255, 0]);
       assert.deepEqual(await client.echo(bytes), bytes);
