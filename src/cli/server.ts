@@ -41,10 +41,36 @@ export async function run(argv: string[]): Promise<number> {
   const { config, warnings } = parsed;
   for (const warning of warnings) console.error(`gearbox server: ${warning}`);
 
-  let server: GearboxServer;
+  // Signals are handled from the start: one that arrives while the store opens stops the
+  // server as soon as it is up, instead of killing the process half-way.
+  let server: GearboxServer | undefined;
+  let requested: { graceful: boolean } | undefined;
+  let signals = 0;
+  const stop = (graceful: boolean): void => {
+    requested ??= { graceful };
+    if (server) void server.close(requested);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      // A second signal means "now": do not wait for peers or the store any longer.
+      removePidFile(config.pidFile);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    stop(false);
+  };
+  const onGraceful = (): void => stop(true);
+  const removeHandlers = (): void => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    process.off('SIGUSR1', onGraceful);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  process.on('SIGUSR1', onGraceful);
+
   try {
     server = await startServer(config);
   } catch (err) {
+    removeHandlers();
     const message = err instanceof Error ? err.message : String(err);
     console.error(`gearbox server: ${message}`);
     const status = err instanceof ConfigError ? 2 : err instanceof GearboxError ? 1 : 70;
@@ -56,29 +82,17 @@ export async function run(argv: string[]): Promise<number> {
       writeFileSync(config.pidFile, `${process.pid}\n`);
     } catch (err) {
       console.error(`gearbox server: cannot write pid file: ${(err as Error).message}`);
+      removeHandlers();
       await server.close();
+      exitSoon(1);
       return 1;
     }
   }
-
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      // A second signal means "now": do not wait for peers or the store any longer.
-      removePidFile(config.pidFile);
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    }
-    void server.close({ graceful: false });
-  };
-  const onGraceful = (): void => void server.close({ graceful: true });
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
-  process.on('SIGUSR1', onGraceful);
+  if (requested) void server.close(requested);
 
   await server.closed;
 
-  for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
-  process.off('SIGUSR1', onGraceful);
+  removeHandlers();
   removePidFile(config.pidFile);
   exitSoon(0);
   return 0;
