@@ -44,7 +44,7 @@ const dialect: SqlDialect = {
   ],
 };
 
-const RETRYABLE = new Set([1213, 1205]);
+const RETRYABLE = new Set([1213, 1205]); // deadlock, lock wait timeout
 
 function errnoOf(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'errno' in err ? Number(err.errno) : undefined;
@@ -114,6 +114,9 @@ export class MysqlBackend implements SqlBackend {
       const raw = conn as unknown as CallbackConnection;
       raw.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => undefined);
       raw.query("SET time_zone = '+00:00'", () => undefined);
+      // Waits are rare (claims skip locked rows); when one happens, give up sooner than the
+      // default 50 s and let the caller retry.
+      raw.query('SET SESSION innodb_lock_wait_timeout = 10', () => undefined);
     });
     this.pooled = executor(this.pool);
     this.description = `mysql:${u.pathname.slice(1)}`;

@@ -52,6 +52,8 @@ function numbered(sql: string): string {
 
 /** The longest any statement may take before it fails. */
 const QUERY_TIMEOUT_MS = 30_000;
+/** Our transactions are a few statements; one idle this long belongs to a stuck instance. */
+const IDLE_IN_TRANSACTION_MS = 10_000;
 const RETRYABLE = new Set(['40001', '40P01']);
 
 function codeOf(err: unknown): string | undefined {
@@ -93,6 +95,9 @@ export class PostgresBackend implements SqlBackend {
       max: poolSize,
       connectionTimeoutMillis: 10_000,
       query_timeout: QUERY_TIMEOUT_MS,
+      // A paused or cut-off instance must not hold row locks inside an open transaction for
+      // long: the server ends such a session, rolling back, after this long.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
       keepAlive: true,
     });
     // An idle client's error (database restarted) must not crash the process; the pool drops it.

@@ -340,13 +340,16 @@ export class SqlSchedulerStore implements SchedulerStore {
   }
 
   /**
-   * Finds expired leases with a plain read, then updates them by primary key, re-checking the
-   * condition. A locking scan of the lease index instead would lock the entry just past the
-   * range and deadlock against completions on InnoDB.
+   * Locks expired leases with SKIP LOCKED, then updates them by primary key. Never waits: a
+   * plain locking UPDATE over the lease index waited for rows an instance was completing — for
+   * as long as that instance was paused (SIGSTOP), stalling every other instance's claims — and
+   * on InnoDB it also locked the entry just past the range and deadlocked against completions.
+   * A row skipped now is reaped by a later claim.
    */
   private async reapIn(tx: SqlExecutor, now: number): Promise<number> {
     const expired = await tx.query(
-      `SELECT id FROM ${this.t} WHERE state = 'running' AND lease_until <= ? LIMIT 1000`,
+      `SELECT id FROM ${this.t} WHERE state = 'running' AND lease_until <= ?
+       LIMIT 1000 ${this.db.dialect.lockRows}`,
       [now],
     );
     if (expired.length === 0) return 0;

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -42,14 +42,43 @@ function execText(file: string, args: string[]): Promise<string> {
   );
 }
 
-/** Local ports of the TCP connections the given processes hold to `port`. */
-async function clientPortsOf(pids: number[], port: number): Promise<number[]> {
-  const out = await execText('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${port}`]);
+/**
+ * Local ports of the established TCP connections the given processes hold to `port`, from
+ * /proc (no dependency on `ss`): the processes' socket inodes, matched in /proc/net/tcp{,6}.
+ */
+function clientPortsOf(pids: number[], port: number): number[] {
+  const inodes = new Set<string>();
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // the process is gone
+    }
+    for (const fd of fds) {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        if (inode) inodes.add(inode);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
   const ports: number[] = [];
-  for (const line of out.split('\n')) {
-    const pid = /pid=(\d+)/.exec(line)?.[1];
-    const local = /\s127\.0\.0\.1:(\d+)\s/.exec(line)?.[1];
-    if (pid && local && pids.includes(Number(pid))) ports.push(Number(local));
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const [local, remote, state, inode] = [f[1], f[2], f[3], f[9]];
+      if (!local || !remote || state !== '01' || !inode || !inodes.has(inode)) continue;
+      if (parseInt(remote.split(':')[1] ?? '', 16) === port)
+        ports.push(parseInt(local.split(':')[1] ?? '', 16));
+    }
   }
   return ports;
 }
@@ -285,8 +314,9 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
 
           await t(WINDOW_MS * 0.35);
           // Stop b while it has dispatches in flight, so that their outcomes come back stale.
-          for (let i = 0; i < 100 && inFlightOf(join(dir, 'history-b.jsonl')) === 0; i++)
+          for (let i = 0; i < 300 && inFlightOf(join(dir, 'history-b.jsonl')) === 0; i++)
             await sleep(50);
+          const bInFlightAtStop = inFlightOf(join(dir, 'history-b.jsonl'));
           b.signal('SIGSTOP');
           fault(`b SIGSTOP for ${LEASE_S * 2 + 1} s`);
           await sleep((LEASE_S * 2 + 1) * 1000);
@@ -306,7 +336,7 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
           } else {
             // Other people share this database: cut only our instances' connections.
             const pids = instances.map((i) => i.pid).filter((p): p is number => p !== undefined);
-            const ports = await clientPortsOf(pids, dbPort);
+            const ports = clientPortsOf(pids, dbPort);
             if (db === 'postgres') {
               if (ports.length > 0)
                 await admin.query(
@@ -421,10 +451,12 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
               );
           }
 
-          assert.ok(
-            staleRejected > 0,
-            'the stopped instance came back to stale leases, and was refused',
-          );
+          // An overloaded machine may leave b idle when it is stopped; then nothing is stale.
+          if (bInFlightAtStop > 0)
+            assert.ok(
+              staleRejected > 0,
+              'the stopped instance came back to stale leases, and was refused',
+            );
           const faultCount = faults.length;
           const bound = faultCount * MAX_IN_FLIGHT * 3;
           assert.ok(duplicates <= bound, `${duplicates} duplicate runs exceed the bound ${bound}`);
@@ -439,7 +471,8 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
           lateness.sort((x, y) => x - y);
           console.log(
             `fault test (${db}): ${acks.size} jobs, ${workerRuns} runs, ${duplicates} duplicates ` +
-              `(bound ${bound}), ${staleRejected} stale outcomes rejected by fencing; lateness ` +
+              `(bound ${bound}), ${staleRejected} stale outcomes rejected by fencing (b had ` +
+              `${bInFlightAtStop} in flight when stopped); lateness ` +
               `p50 ${percentile(lateness, 0.5)} ms, p99 ${percentile(lateness, 0.99)} ms, max ` +
               `${lateness.at(-1)} ms; faults: ${faults.join('; ')}; latest: ${latest.join(', ')}`,
           );

@@ -74,9 +74,14 @@ describe('gearbox scheduler (CLI)', async () => {
         let answer: { id: string } | undefined;
         for (let i = 0; i < 100 && !answer; i++) {
           try {
-            const body = JSON.stringify({ function: 'cli_target', payload: 'via cli', after: 0.2 });
+            const body = JSON.stringify({
+              function: 'cli_target',
+              payload: 'via cli',
+              after: 0.2,
+              unique: 'cli-once', // a retry after a timed-out answer returns the same job
+            });
             answer = JSON.parse(
-              (await client.run('cron.schedule', body, { timeout: 2000 })).text(),
+              (await client.run('cron.schedule', body, { timeout: 5000 })).text(),
             ) as { id: string };
           } catch {
             await sleep(100); // the scheduler is still starting
