@@ -133,11 +133,6 @@ export class Connection {
     }
   }
 
-  /** Starts connecting in the background and keeps reconnecting (needs `reconnect`). */
-  start(): void {
-    if (this.state === State.IDLE) this.attempt().catch(() => undefined);
-  }
-
   /**
    * Writes bytes. Returns false when the socket's buffer is full: wait for {@link drain}
    * before writing much more. Throws a {@link ConnectionError} when not connected.

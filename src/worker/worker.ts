@@ -107,6 +107,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly running = new Set<RunningJob>();
   private idleWaiters: Array<() => void> = [];
   private stopping = false;
+  /** Connections are being closed: a job assigned now is left to the server to requeue. */
+  private closing = false;
   private started = false;
 
   constructor(options: WorkerOptions = {}) {
@@ -240,6 +242,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     for (const job of this.running)
       job.controller.abort(new AbortError('the worker stopped before the job finished'));
+    this.closing = true;
     await Promise.all(this.links.map((l) => l.connection.close()));
   }
 
@@ -294,6 +297,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case PacketType.JOB_ASSIGN_UNIQ:
       case PacketType.JOB_ASSIGN: {
         link.grabbing = false;
+        // Answered a GRAB sent before stop(); closing the connection hands the job back.
+        if (this.closing) return;
         const [handle, fn, third, fourth] = packet.args;
         const unique = packet.type === PacketType.JOB_ASSIGN_UNIQ ? third : undefined;
         const workload =
