@@ -1,12 +1,13 @@
-import { PacketType, packetName } from '../../src/protocol/index.js';
-import { BenchError } from './bench-error.js';
+import { PacketType } from '../../src/protocol/index.js';
+import { unexpectedPacket } from './bench-error.js';
 import { RawConnection } from './raw-connection.js';
 import { SubmitPackets } from './submit-packets.js';
 import {
-  wallClockMs,
+  connectionsTask,
   type BackgroundSubmitTask,
+  type ConnectionCount,
+  type LoadConnection,
   type PreparedTask,
-  type TaskResult,
 } from './tasks.js';
 
 /** How many submits go out in one write: big enough to amortise syscalls, small next to a window. */
@@ -33,40 +34,18 @@ export async function prepareBackgroundSubmit(task: BackgroundSubmitTask): Promi
       ),
     ),
   );
-  return {
-    async start() {
-      const startedAt = wallClockMs();
-      const counts = await Promise.all(submitters.map((s) => s.run()));
-      const finishedAt = wallClockMs();
-      const result: TaskResult = {
-        kind: 'bg-submit',
-        sent: counts.reduce((a, c) => a + c.sent, 0),
-        counted: counts.reduce((a, c) => a + c.created, 0),
-        startedAt,
-        finishedAt,
-      };
-      return result;
-    },
-    close() {
-      for (const s of submitters) s.connection.close();
-    },
-  };
-}
-
-interface Submitter {
-  readonly connection: RawConnection;
-  run(): Promise<{ sent: number; created: number }>;
+  return connectionsTask('bg-submit', submitters);
 }
 
 async function openSubmitter(
   task: BackgroundSubmitTask,
   packets: SubmitPackets,
   batchSize: number,
-): Promise<Submitter> {
+): Promise<LoadConnection> {
   const total = task.jobsPerConnection;
   let sent = 0;
   let created = 0;
-  let resolveRun: ((v: { sent: number; created: number }) => void) | undefined;
+  let resolveRun: ((v: ConnectionCount) => void) | undefined;
   let rejectRun: ((err: Error) => void) | undefined;
 
   const pump = (): void => {
@@ -80,25 +59,21 @@ async function openSubmitter(
   const connection = await RawConnection.open(task.port, (packet) => {
     if (packet.type === PacketType.JOB_CREATED) {
       created++;
-      if (created === total) resolveRun?.({ sent, created });
+      if (created === total) resolveRun?.({ sent, counted: created });
       else if (sent - created + batchSize <= task.window) pump();
       return;
     }
-    const detail =
-      packet.type === PacketType.ERROR ? `: ${packet.args.map((a) => a.toString()).join(' ')}` : '';
-    rejectRun?.(
-      new BenchError('SERVER_ERROR', `submitter got ${packetName(packet.type)}${detail}`),
-    );
+    rejectRun?.(unexpectedPacket('submitter', packet));
   });
   connection.onFailure((err) => rejectRun?.(err));
 
   return {
-    connection,
+    close: () => connection.close(),
     run() {
       return new Promise((resolve, reject) => {
         resolveRun = resolve;
         rejectRun = reject;
-        if (total === 0) resolve({ sent, created });
+        if (total === 0) resolve({ sent, counted: created });
         else pump();
       });
     },

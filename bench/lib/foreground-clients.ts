@@ -1,12 +1,13 @@
-import { PacketType, packetName } from '../../src/protocol/index.js';
-import { BenchError } from './bench-error.js';
+import { PacketType } from '../../src/protocol/index.js';
+import { BenchError, unexpectedPacket } from './bench-error.js';
 import { RawConnection } from './raw-connection.js';
 import { SubmitPackets } from './submit-packets.js';
 import {
-  wallClockMs,
+  connectionsTask,
+  type ConnectionCount,
   type ForegroundClientsTask,
+  type LoadConnection,
   type PreparedTask,
-  type TaskResult,
 } from './tasks.js';
 
 /**
@@ -29,46 +30,21 @@ export async function prepareForegroundClients(task: ForegroundClientsTask): Pro
       ),
     ),
   );
-  return {
-    async start() {
-      const startedAt = wallClockMs();
-      const outcomes = await Promise.all(clients.map((c) => c.run()));
-      const finishedAt = wallClockMs();
-      const result: TaskResult = {
-        kind: 'fg-clients',
-        sent: outcomes.reduce((a, o) => a + o.sent, 0),
-        counted: outcomes.reduce((a, o) => a + o.completed, 0),
-        startedAt,
-        finishedAt,
-        ...(task.recordLatency ? { latenciesUs: outcomes.flatMap((o) => o.latenciesUs) } : {}),
-      };
-      return result;
-    },
-    close() {
-      for (const c of clients) c.connection.close();
-    },
-  };
+  return connectionsTask('fg-clients', clients, task.recordLatency);
 }
 
-interface ClientOutcome {
-  sent: number;
-  completed: number;
-  latenciesUs: number[];
-}
-
-interface Client {
-  readonly connection: RawConnection;
-  run(): Promise<ClientOutcome>;
-}
-
-async function openClient(task: ForegroundClientsTask, packets: SubmitPackets): Promise<Client> {
+async function openClient(
+  task: ForegroundClientsTask,
+  packets: SubmitPackets,
+): Promise<LoadConnection> {
   const total = task.jobsPerClient;
-  const outcome: ClientOutcome = { sent: 0, completed: 0, latenciesUs: [] };
+  const latenciesUs: number[] = [];
+  const outcome: ConnectionCount = { sent: 0, counted: 0, latenciesUs };
   // JOB_CREATED answers submits in order, so send times wait in a FIFO until their handle is known.
   const sendTimes: number[] = [];
   let sendHead = 0;
   const byHandle = new Map<string, number>();
-  let resolveRun: ((o: ClientOutcome) => void) | undefined;
+  let resolveRun: ((o: ConnectionCount) => void) | undefined;
   let rejectRun: ((err: Error) => void) | undefined;
 
   const submitOne = (): void => {
@@ -96,9 +72,9 @@ async function openClient(task: ForegroundClientsTask, packets: SubmitPackets): 
           return;
         }
         byHandle.delete(handle);
-        if (task.recordLatency) outcome.latenciesUs.push((performance.now() - sentAt) * 1000);
-        outcome.completed++;
-        if (outcome.completed === total) resolveRun?.(outcome);
+        if (task.recordLatency) latenciesUs.push((performance.now() - sentAt) * 1000);
+        outcome.counted++;
+        if (outcome.counted === total) resolveRun?.(outcome);
         else if (outcome.sent < total) submitOne();
         return;
       }
@@ -107,16 +83,14 @@ async function openClient(task: ForegroundClientsTask, packets: SubmitPackets): 
       case PacketType.WORK_WARNING:
         return;
       default: {
-        const detail =
-          p.type === PacketType.ERROR ? `: ${p.args.map((a) => a.toString()).join(' ')}` : '';
-        rejectRun?.(new BenchError('SERVER_ERROR', `client got ${packetName(p.type)}${detail}`));
+        rejectRun?.(unexpectedPacket('client', p));
       }
     }
   });
   connection.onFailure((err) => rejectRun?.(err));
 
   return {
-    connection,
+    close: () => connection.close(),
     run() {
       return new Promise((resolve, reject) => {
         resolveRun = resolve;

@@ -106,6 +106,49 @@ export type AgentReply =
   | { readonly kind: 'done'; readonly results: TaskResult[] }
   | { readonly kind: 'error'; readonly message: string };
 
+/** What one connection of a task counted. */
+export interface ConnectionCount {
+  sent: number;
+  counted: number;
+  latenciesUs?: number[];
+}
+
+/** One connection of a task: runs its share of the load. */
+export interface LoadConnection {
+  run(): Promise<ConnectionCount>;
+  close(): void;
+}
+
+/**
+ * A prepared task made of connections that all start together; its result sums their counts
+ * and runs from the start to the last connection's end.
+ */
+export function connectionsTask(
+  kind: Task['kind'],
+  connections: readonly LoadConnection[],
+  recordLatency = false,
+): PreparedTask {
+  return {
+    async start() {
+      const startedAt = wallClockMs();
+      const counts = await Promise.all(connections.map((c) => c.run()));
+      const finishedAt = wallClockMs();
+      const result: TaskResult = {
+        kind,
+        sent: counts.reduce((a, c) => a + c.sent, 0),
+        counted: counts.reduce((a, c) => a + c.counted, 0),
+        startedAt,
+        finishedAt,
+        ...(recordLatency ? { latenciesUs: counts.flatMap((c) => c.latenciesUs ?? []) } : {}),
+      };
+      return result;
+    },
+    close() {
+      for (const c of connections) c.close();
+    },
+  };
+}
+
 /** Epoch milliseconds with the monotonic clock's resolution, comparable between processes. */
 export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();

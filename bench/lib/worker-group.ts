@@ -1,12 +1,5 @@
-import {
-  Frames,
-  Magic,
-  PacketType,
-  encodePacket,
-  packetName,
-  request,
-} from '../../src/protocol/index.js';
-import { BenchError } from './bench-error.js';
+import { Frames, Magic, PacketType, encodePacket, request } from '../../src/protocol/index.js';
+import { unexpectedPacket } from './bench-error.js';
 import { RawConnection } from './raw-connection.js';
 import { wallClockMs, type PreparedTask, type WorkerGroupTask } from './tasks.js';
 
@@ -59,13 +52,8 @@ export async function prepareWorkerGroup(task: WorkerGroupTask): Promise<Prepare
         case PacketType.NOOP:
           if (completed < task.target) connection.send(Frames.GRAB_JOB);
           return;
-        default: {
-          const detail =
-            packet.type === PacketType.ERROR
-              ? `: ${packet.args.map((a) => a.toString()).join(' ')}`
-              : '';
-          abort?.(new BenchError('SERVER_ERROR', `worker got ${packetName(packet.type)}${detail}`));
-        }
+        default:
+          abort?.(unexpectedPacket('worker', packet));
       }
     });
     connection.onFailure((err) => abort?.(err));

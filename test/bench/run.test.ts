@@ -50,35 +50,28 @@ describe('bench load generator against gearmand', { skip: gearmandMissing }, () 
       timeoutMs: 60_000,
     });
     assert.deepEqual(record.failures, []);
-    const counted = (key: string): { counted: number; expected: number } => {
+    // deep-queue counts an empty-server probe, the fill up to queuedJobs and a full-server probe.
+    const expectedJobs: Record<string, number> = {
+      'bg-submit.rate': sizes.bgJobs,
+      'end-to-end.rate': sizes.e2eJobs,
+      'fg-latency.p99': sizes.latencyJobs,
+      'fg-throughput.rate': sizes.fgJobs,
+      'memory.bytes-per-job': sizes.queuedJobs,
+      'deep-queue.rate-full': sizes.queuedJobs + sizes.probeJobs,
+      'library-10mb.mb-per-s': sizes.libraryJobs,
+    };
+    for (const [key, jobs] of Object.entries(expectedJobs)) {
       const m = record.measurements.find((x) => x.key === key && x.server === 'gearmand');
       assert.ok(m, `no ${key}`);
-      return { counted: m.jobsCounted, expected: m.jobsExpected };
-    };
-    assert.deepEqual(counted('bg-submit.rate'), {
-      counted: sizes.bgJobs,
-      expected: sizes.bgJobs,
-    });
-    assert.deepEqual(counted('end-to-end.rate'), {
-      counted: sizes.e2eJobs,
-      expected: sizes.e2eJobs,
-    });
-    assert.deepEqual(counted('fg-latency.p99'), {
-      counted: sizes.latencyJobs,
-      expected: sizes.latencyJobs,
-    });
-    assert.deepEqual(counted('fg-throughput.rate'), {
-      counted: sizes.fgJobs,
-      expected: sizes.fgJobs,
-    });
-    assert.deepEqual(counted('memory.bytes-per-job'), {
-      counted: sizes.queuedJobs,
-      expected: sizes.queuedJobs,
-    });
-    // deep-queue: an empty-server probe, the fill up to queuedJobs, a full-server probe.
-    const deep = sizes.queuedJobs + sizes.probeJobs;
-    assert.deepEqual(counted('deep-queue.rate-full'), { counted: deep, expected: deep });
-    assert.deepEqual(counted('library-10mb.mb-per-s'), { counted: 2, expected: 2 });
+      assert.deepEqual(
+        { key, counted: m.jobsCounted, expected: m.jobsExpected },
+        {
+          key,
+          counted: jobs,
+          expected: jobs,
+        },
+      );
+    }
     for (const m of record.measurements) assert.ok(m.value > 0, `${m.key} is ${m.value}`);
     assert.ok(record.commandLines.gearmand?.includes('--hashtable-buckets 99991'));
   });
