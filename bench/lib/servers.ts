@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { BenchError } from './bench-error.js';
 
 /** Which server a run measures. */
@@ -54,12 +54,9 @@ export function serverCommand(
     case 'gearbox': {
       const profile =
         paths.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${paths.profileDir}`];
-      // main.js exports main() without running itself (bin/gearbox.js calls it), so a tiny
-      // module entry calls it; the process is still node running the server, one PID.
-      const entry = `import { main } from ${JSON.stringify(pathToFileURL(paths.gearboxMain).href)}; await main(process.argv.slice(1));`;
       return {
         file: process.execPath,
-        args: [...profile, '--input-type=module', '-e', entry, 'server', ...common],
+        args: [...profile, paths.gearboxMain, 'server', ...common],
       };
     }
   }
@@ -99,18 +96,6 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-function describeCommand(
-  kind: ServerKind,
-  file: string,
-  args: string[],
-  paths: ServerPaths,
-): string {
-  if (kind !== 'gearbox') return [file, ...args].join(' ');
-  // Show what the entry module amounts to rather than its source text.
-  const rest = args.slice(args.indexOf('server'));
-  return ['gearbox', ...rest].join(' ') + ` (node ${paths.gearboxMain})`;
 }
 
 /** Reads VmRSS of a process, in bytes. */
@@ -160,7 +145,7 @@ export async function startServer(kind: ServerKind, paths: ServerPaths): Promise
     kind,
     port,
     pid,
-    commandLine: describeCommand(kind, file, args, paths),
+    commandLine: [file === process.execPath ? 'node' : file, ...args].join(' '),
     rssBytes: () => readRss(pid),
     stop,
   };
