@@ -17,8 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { BatchingStore } from '../../src/storage/batching-store.js';
 import type { StoredJob } from '../../src/storage/job-store.js';
@@ -36,6 +34,7 @@ import {
   type RunningServer,
 } from '../../test/helpers/processes.js';
 import { serviceUrls, skipUnless, tools } from '../../test/helpers/services.js';
+import { mysqlQuery, mysqlServer, pgQuery } from '../../test/storage/databases.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,27 +65,14 @@ function rate(count: number, ms: number): string {
   return `${Math.round((count / ms) * 1000).toLocaleString('en-US')} jobs/s`;
 }
 
-const mysqlUrl = new URL(serviceUrls.mysql);
-const mysqlServer = {
-  host: mysqlUrl.hostname,
-  port: Number(mysqlUrl.port || 3306),
-  user: decodeURIComponent(mysqlUrl.username) || 'root',
-  password: decodeURIComponent(mysqlUrl.password),
-  database: mysqlUrl.pathname.slice(1),
-};
 const redisUrl = new URL(serviceUrls.redis);
 
 async function sqlPg(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: serviceUrls.postgres });
-  await c.connect();
-  await c.query(text);
-  await c.end();
+  await pgQuery(text);
 }
 
 async function sqlMysql(text: string): Promise<void> {
-  const c = await mysql.createConnection(mysqlServer);
-  await c.query(text);
-  await c.end();
+  await mysqlQuery(text);
 }
 
 async function dropRedisPrefix(prefix: string): Promise<void> {

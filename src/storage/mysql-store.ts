@@ -81,9 +81,9 @@ export class MysqlStore extends BatchingStore {
     return this.#maxPacket;
   }
 
-  async #newConnection(): Promise<mysql.Connection> {
+  #connectionOptions(): mysql.ConnectionOptions {
     const o = this.#options;
-    const connection = await mysql.createConnection({
+    return {
       host: o.host,
       port: o.port,
       user: o.user,
@@ -91,7 +91,11 @@ export class MysqlStore extends BatchingStore {
       database: o.database,
       connectTimeout: 10_000,
       supportBigNumbers: true,
-    });
+    };
+  }
+
+  async #newConnection(): Promise<mysql.Connection> {
+    const connection = await mysql.createConnection(this.#connectionOptions());
     // Without a listener an idle connection's error would crash the process.
     connection.on('error', (err: unknown) => {
       if (connection === this.#connection) this.connectionLost(err);
@@ -202,16 +206,7 @@ export class MysqlStore extends BatchingStore {
 
   protected async *rows(): AsyncIterable<StoredJob> {
     // Its own connection, streaming, so a million rows neither sit in memory nor block commits.
-    const o = this.#options;
-    const connection = createConnection({
-      host: o.host,
-      port: o.port,
-      user: o.user,
-      password: o.password,
-      database: o.database,
-      connectTimeout: 10_000,
-      supportBigNumbers: true,
-    });
+    const connection = createConnection(this.#connectionOptions());
     // Errors surface through the stream; this keeps an 'error' event from being unhandled.
     connection.on('error', () => {});
     try {

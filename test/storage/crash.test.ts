@@ -9,13 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { request } from '../../src/protocol/encoder.js';
 import { PacketType } from '../../src/protocol/packet-types.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { startGearbox, type RunningServer } from '../helpers/processes.js';
 import { serviceUrls, skipUnless, type ServiceName } from '../helpers/services.js';
+import { mysqlQuery, pgQuery } from './databases.js';
 import { adminList, drain } from './gearman-peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gearbox-crash-'));
@@ -41,10 +40,7 @@ const backends: Backend[] = [
     services: ['postgres'],
     flags: (table) => ['--store', `${serviceUrls.postgres}?table=${table}`],
     drop: async (table) => {
-      const c = new pg.Client({ connectionString: serviceUrls.postgres });
-      await c.connect();
-      await c.query(`DROP TABLE IF EXISTS ${table}`);
-      await c.end();
+      await pgQuery(`DROP TABLE IF EXISTS ${table}`);
     },
   },
   {
@@ -52,16 +48,7 @@ const backends: Backend[] = [
     services: ['mysql'],
     flags: (table) => ['--store', `${serviceUrls.mysql}?table=${table}`],
     drop: async (table) => {
-      const u = new URL(serviceUrls.mysql);
-      const c = await mysql.createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-        database: u.pathname.slice(1),
-      });
-      await c.query(`DROP TABLE IF EXISTS ${table}`);
-      await c.end();
+      await mysqlQuery(`DROP TABLE IF EXISTS ${table}`);
     },
   },
 ];

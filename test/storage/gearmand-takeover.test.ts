@@ -10,30 +10,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import type { BatchingStore } from '../../src/storage/batching-store.js';
 import type { StoredJob } from '../../src/storage/job-store.js';
 import { MysqlStore } from '../../src/storage/mysql-store.js';
 import { PostgresStore } from '../../src/storage/postgres-store.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { startGearbox, startGearmand } from '../helpers/processes.js';
-import { serviceUrls, skipUnless, type ServiceName } from '../helpers/services.js';
+import { skipUnless, type ServiceName } from '../helpers/services.js';
+import { mysqlQuery, mysqlServer, pgConninfo, pgQuery } from './databases.js';
 import { adminList, drain, epochSubmit, gearmanSubmit } from './gearman-peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gearbox-takeover-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-const mysqlUrl = new URL(serviceUrls.mysql);
-const mysqlServer = {
-  host: mysqlUrl.hostname,
-  port: Number(mysqlUrl.port || 3306),
-  user: decodeURIComponent(mysqlUrl.username) || 'root',
-  password: decodeURIComponent(mysqlUrl.password),
-  database: mysqlUrl.pathname.slice(1),
-};
-const pgUrl = new URL(serviceUrls.postgres);
-const pgConninfo = `host=${pgUrl.hostname} port=${pgUrl.port || 5432} user=${decodeURIComponent(pgUrl.username) || 'postgres'} dbname=${pgUrl.pathname.slice(1)}`;
 
 interface Backend {
   readonly name: string;
@@ -79,9 +67,7 @@ const backends: Backend[] = [
     ],
     store: (table) => new MysqlStore({ ...mysqlServer, table }),
     drop: async (table) => {
-      const c = await mysql.createConnection(mysqlServer);
-      await c.query(`DROP TABLE IF EXISTS ${table}`);
-      await c.end();
+      await mysqlQuery(`DROP TABLE IF EXISTS ${table}`);
     },
   },
   {
@@ -91,10 +77,7 @@ const backends: Backend[] = [
     flags: (table) => ['-q', 'Postgres', '--libpq-conninfo', pgConninfo, '--libpq-table', table],
     store: (table) => new PostgresStore({ conninfo: pgConninfo, table }),
     drop: async (table) => {
-      const c = new pg.Client({ connectionString: serviceUrls.postgres });
-      await c.connect();
-      await c.query(`DROP TABLE IF EXISTS ${table}`);
-      await c.end();
+      await pgQuery(`DROP TABLE IF EXISTS ${table}`);
     },
   },
 ];

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import mysql from 'mysql2/promise';
 import { MysqlStore, type MysqlStoreOptions } from '../../src/storage/mysql-store.js';
 import { StoreError } from '../../src/storage/store-error.js';
-import { serviceUrls, skipUnless } from '../helpers/services.js';
+import { skipUnless } from '../helpers/services.js';
+import { mysqlQuery, mysqlServer } from './databases.js';
 import {
   job,
   jobStoreSuite,
@@ -15,24 +15,8 @@ import {
 
 const skip = await skipUnless('mysql store', 'mysql');
 
-const url = new URL(serviceUrls.mysql);
-const server = {
-  host: url.hostname,
-  port: Number(url.port || 3306),
-  user: decodeURIComponent(url.username),
-  password: decodeURIComponent(url.password),
-  database: url.pathname.slice(1),
-};
-
-async function sql(text: string, values: unknown[] = []): Promise<unknown> {
-  const connection = await mysql.createConnection(server);
-  try {
-    const [rows] = await connection.query(text, values);
-    return rows;
-  } finally {
-    await connection.end();
-  }
-}
+const server = mysqlServer;
+const sql = mysqlQuery;
 
 function options(table: string, extra: Partial<MysqlStoreOptions> = {}): MysqlStoreOptions {
   return { ...server, table, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, ...extra };

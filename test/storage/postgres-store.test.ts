@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import pg from 'pg';
 import { PostgresStore } from '../../src/storage/postgres-store.js';
 import { parseConninfo } from '../../src/storage/conninfo.js';
 import { StoreError } from '../../src/storage/store-error.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
+import { pgQuery } from './databases.js';
 import {
   job,
   jobStoreSuite,
@@ -16,15 +16,7 @@ import {
 
 const skip = await skipUnless('postgres store', 'postgres');
 
-async function sql(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: serviceUrls.postgres });
-  await client.connect();
-  try {
-    return await client.query(text, values);
-  } finally {
-    await client.end();
-  }
-}
+const sql = pgQuery;
 
 function tableName(): string {
   return `gbtest_${randomBytes(6).toString('hex')}`;
