@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { startGearboxServer } from './gearbox-cli.js';
-import { gearboxMain, startGearmand, waitForPort, type RunningServer } from './processes.js';
-import { skipUnless, tools, type ServiceName } from './services.js';
+import { gearboxMain, startGearmand, startGearmandAt, type RunningServer } from './processes.js';
+import { skipUnless, type ServiceName } from './services.js';
 
 /** A kind of job server the library is tested against. */
 export interface ServerKind {
@@ -33,34 +33,8 @@ export function skipKind(kind: ServerKind, ...more: ServiceName[]): Promise<fals
 }
 
 /** Starts gearmand on a given port (to restart a server where clients expect it). */
-export async function startGearmandOn(port: number): Promise<RunningServer> {
-  const child = spawn(tools.gearmand, ['-L', '127.0.0.1', '-p', String(port), '-l', 'stderr'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const server: RunningServer = {
-    port,
-    process: child,
-    stderr: () => err,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      process.kill(child.pid, signal);
-      const timer = setTimeout(() => {
-        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-  try {
-    await waitForPort(port);
-  } catch (error) {
-    await server.stop('SIGKILL');
-    throw error;
-  }
-  return server;
+export function startGearmandOn(port: number): Promise<RunningServer> {
+  return startGearmandAt(port);
 }
 
 /** What a CLI run produced, with stdout as bytes. */

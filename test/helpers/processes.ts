@@ -4,6 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { tools } from './services.js';
@@ -51,7 +54,8 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function track(child: ChildProcess, port: number): RunningServer {
+/** Follows a started child: its stderr, and a stop by PID. */
+export function track(child: ChildProcess, port: number): RunningServer {
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((resolve) => {
@@ -76,8 +80,16 @@ function track(child: ChildProcess, port: number): RunningServer {
   };
 }
 
-async function start(file: string, args: string[], port: number): Promise<RunningServer> {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startProcess(
+  file: string,
+  args: string[],
+  port: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningServer> {
+  const child = spawn(file, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const server = track(child, port);
   try {
     await Promise.race([
@@ -96,17 +108,30 @@ async function start(file: string, args: string[], port: number): Promise<Runnin
 /** Starts `gearbox server` on a free port; `args` are extra server flags. */
 export async function startGearbox(args: string[] = []): Promise<RunningServer> {
   const port = await freePort();
-  return start(
+  // Without queue flags the server keeps jobs in SQLite under GEARBOX_DATA_DIR: one folder per
+  // server, so test servers never replay each other's jobs.
+  const dataDir = mkdtempSync(join(tmpdir(), 'gearbox-data-'));
+  const server = await startProcess(
     process.execPath,
     [gearboxMain, 'server', '-L', '127.0.0.1', '-p', String(port), ...args],
     port,
-  );
+    { GEARBOX_DATA_DIR: dataDir },
+  ).catch((err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  server.process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  return server;
 }
 
 /** Starts Debian's gearmand on a free port; `args` are extra gearmand flags. */
 export async function startGearmand(args: string[] = []): Promise<RunningServer> {
-  const port = await freePort();
-  return start(
+  return startGearmandAt(await freePort(), args);
+}
+
+/** Starts Debian's gearmand on the given port (to restart one where clients expect it). */
+export function startGearmandAt(port: number, args: string[] = []): Promise<RunningServer> {
+  return startProcess(
     tools.gearmand,
     ['-L', '127.0.0.1', '-p', String(port), '-l', 'stderr', ...args],
     port,
