@@ -19,8 +19,13 @@ import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { HistoryRecord } from '../../src/scheduler/history-log.js';
 import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
 import { Worker } from '../../src/worker/worker.js';
-import { freePort, gearboxMain, waitForPort } from '../helpers/processes.js';
-import { serviceUrls, skipUnless, tools } from '../helpers/services.js';
+import {
+  freePort,
+  gearboxMain,
+  startGearmandAt,
+  type RunningServer,
+} from '../helpers/processes.js';
+import { serviceUrls, skipUnless } from '../helpers/services.js';
 import { randomTable } from './store-backends.js';
 
 const JOBS = Number(process.env.GEARBOX_FAULT_JOBS ?? 2400);
@@ -148,26 +153,15 @@ class Instance {
   }
 }
 
+/** Debian's gearmand on a fixed port, so that it can be restarted where clients expect it. */
 class JobServer {
-  private child: ChildProcess | null = null;
+  private server: RunningServer | null = null;
   constructor(readonly port: number) {}
   async start(): Promise<void> {
-    this.child = spawn(
-      tools.gearmand,
-      ['-L', '127.0.0.1', '-p', String(this.port), '-l', 'stderr'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitForPort(this.port);
+    this.server = await startGearmandAt(this.port);
   }
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
-      return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(child.pid, signal);
-    await exited;
+    await this.server?.stop(signal);
   }
 }
 
