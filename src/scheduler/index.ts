@@ -1,0 +1,9 @@
+/**
+ * The delayed-job service as a library (`import … from 'gearbox/scheduler'`); kept out of the
+ * main entry so that a plain client does not load the database drivers. See docs/scheduler.md.
+ */
+export { SchedulerService, type SchedulerServiceOptions } from './scheduler-service.js';
+export { Scheduler, type SchedulerOptions, type SchedulerEvent } from './scheduler.js';
+export { openSchedulerStore } from './open-store.js';
+export { CronExpression } from './cron.js';
+export { SchedulerError, type SchedulerErrorCode } from './errors.js';
