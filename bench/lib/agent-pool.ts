@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './bench-error.js';
+import { trackChild } from './children.js';
 import {
   ABORT_MESSAGE,
   type AgentCommand,
@@ -22,6 +23,7 @@ export class Agent {
 
   constructor(readonly name: string) {
     this.child = fork(agentScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    trackChild(this.child);
     this.child.on('message', (message: AgentReply) => {
       const w = this.waiting;
       this.waiting = undefined;

@@ -184,26 +184,47 @@ async function backgroundSubmit(
   return only(results, 'bg-submit');
 }
 
+/** Runs `phase` and adds the server's CPU time per counted job, in µs, as `<scenario>.cpu`. */
+async function withServerCpu(
+  ctx: ScenarioContext,
+  scenario: string,
+  phase: () => Promise<Measurement>,
+): Promise<Measurement[]> {
+  const before = await ctx.server.cpuMs();
+  const measured = await phase();
+  const cpuMs = (await ctx.server.cpuMs()) - before;
+  const perJob = measured.jobsCounted > 0 ? (cpuMs * 1000) / measured.jobsCounted : 0;
+  return [
+    measured,
+    {
+      key: `${scenario}.cpu`,
+      value: perJob,
+      jobsCounted: measured.jobsCounted,
+      jobsExpected: measured.jobsExpected,
+    },
+  ];
+}
+
 const bgSubmit: Scenario = {
   name: 'bg-submit',
   summary: 'SUBMIT_JOB_BG of 100 bytes, pipelined, no workers',
-  async run(ctx) {
-    const r = await backgroundSubmit(ctx, ctx.sizes.bgJobs, 100, ctx.shape.submitConnections);
-    return [
-      {
+  run(ctx) {
+    return withServerCpu(ctx, 'bg-submit', async () => {
+      const r = await backgroundSubmit(ctx, ctx.sizes.bgJobs, 100, ctx.shape.submitConnections);
+      return {
         key: 'bg-submit.rate',
         value: rate(r.counted, r.startedAt, r.finishedAt),
         jobsCounted: r.counted,
         jobsExpected: r.sent,
-      },
-    ];
+      };
+    });
   },
 };
 
 const endToEnd: Scenario = {
   name: 'end-to-end',
   summary: '2 clients submit background jobs, 4 workers complete them',
-  async run(ctx) {
+  run(ctx) {
     const jobs = splitEvenly(ctx.sizes.e2eJobs, 2) * 2;
     const workerTask: Task = {
       kind: 'workers',
@@ -223,19 +244,19 @@ const endToEnd: Scenario = {
       window: ctx.shape.submitWindow,
       uniques: ctx.shape.uniques,
     };
-    const results = await runPhase(plan(ctx, [workerTask], [submitTask]), ctx.timeoutMs);
-    const workers = only(results, 'workers');
-    const submit = only(results, 'bg-submit');
-    const start = Math.min(workers.startedAt, submit.startedAt);
-    return [
-      {
+    return withServerCpu(ctx, 'end-to-end', async () => {
+      const results = await runPhase(plan(ctx, [workerTask], [submitTask]), ctx.timeoutMs);
+      const workers = only(results, 'workers');
+      const submit = only(results, 'bg-submit');
+      const start = Math.min(workers.startedAt, submit.startedAt);
+      return {
         key: 'end-to-end.rate',
         value: rate(workers.counted, start, workers.finishedAt),
         jobsCounted: workers.counted,
         jobsExpected: jobs,
         detail: { submitted: submit.counted },
-      },
-    ];
+      };
+    });
   },
 };
 
@@ -289,16 +310,16 @@ const fgLatency: Scenario = {
 const fgThroughput: Scenario = {
   name: 'fg-throughput',
   summary: '4 clients (pipelined), 4 workers, foreground jobs',
-  async run(ctx) {
-    const r = await foreground(ctx, 4, 4, ctx.sizes.fgJobs, ctx.shape.foregroundWindow, false);
-    return [
-      {
+  run(ctx) {
+    return withServerCpu(ctx, 'fg-throughput', async () => {
+      const r = await foreground(ctx, 4, 4, ctx.sizes.fgJobs, ctx.shape.foregroundWindow, false);
+      return {
         key: 'fg-throughput.rate',
         value: rate(r.clients.counted, r.clients.startedAt, r.clients.finishedAt),
         jobsCounted: r.clients.counted,
         jobsExpected: r.total,
-      },
-    ];
+      };
+    });
   },
 };
 

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './bench-error.js';
+import { trackChild } from './children.js';
 
 /** Which server a run measures. */
 export type ServerKind = 'gearmand' | 'gearmand-default' | 'gearbox';
@@ -71,6 +72,8 @@ export interface ServerProcess {
   readonly commandLine: string;
   /** Resident set size in bytes, from /proc/<pid>/status VmRSS. */
   rssBytes(): Promise<number>;
+  /** CPU time (user + system) the process has used so far, in ms, from /proc/<pid>/stat. */
+  cpuMs(): Promise<number>;
   /** Stops it by PID: SIGTERM, then SIGKILL after 5 s. */
   stop(): Promise<void>;
 }
@@ -106,11 +109,25 @@ export async function readRss(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** Reads the user + system CPU time of a process (all its threads), in ms. */
+export async function readCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!Number.isFinite(ticks)) throw new BenchError('SERVER_ERROR', `no CPU times for pid ${pid}`);
+  return (ticks * 1000) / USER_HZ;
+}
+
 /** Starts a server of the given kind on a free port and waits until it accepts connections. */
 export async function startServer(kind: ServerKind, paths: ServerPaths): Promise<ServerProcess> {
   const port = await freePort();
   const { file, args } = serverCommand(kind, port, paths);
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  trackChild(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 10_000) stderr += d.toString();
@@ -147,6 +164,7 @@ export async function startServer(kind: ServerKind, paths: ServerPaths): Promise
     pid,
     commandLine: [file === process.execPath ? 'node' : file, ...args].join(' '),
     rssBytes: () => readRss(pid),
+    cpuMs: () => readCpuMs(pid),
     stop,
   };
 }
