@@ -65,6 +65,8 @@ export class NetServer implements ConnectionHost {
   private readonly listeners: Server[] = [];
   private readonly connections = new Map<ConnectionId, Connection>();
   private readonly toFlush: Connection[] = [];
+  /** Whether a `setImmediate` will write the connections on `toFlush`. */
+  private flushPending = false;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** The connections whose output holds each pending commit's reply. */
   private readonly holds = new Map<number, Connection[]>();
@@ -180,7 +182,6 @@ export class NetServer implements ConnectionHost {
       }
       this.closeConnection(conn);
     }
-    this.flushAll();
   }
 
   /** @internal Connection callback: one decoded packet. */
@@ -199,10 +200,7 @@ export class NetServer implements ConnectionHost {
     this.connections.delete(conn.info.id);
     this.log('INFO', `Disconnected ${conn.peer}`);
     const effects = this.guard(() => this.core.disconnect(conn.info.id));
-    if (!this.stopping) {
-      this.apply(effects);
-      this.flushAll();
-    }
+    if (!this.stopping) this.apply(effects);
   }
 
   /** Calls into the core, logging (instead of throwing) a fault of ours. */
@@ -215,10 +213,9 @@ export class NetServer implements ConnectionHost {
     }
   }
 
-  /** Calls into the core from an event of ours, applies its effects and flushes. */
+  /** Calls into the core from an event of ours and applies its effects. */
   private run(call: () => Effect[]): void {
     this.apply(this.guard(call));
-    this.flushAll();
   }
 
   /** Applies effects in order. */
@@ -307,12 +304,28 @@ export class NetServer implements ConnectionHost {
     this.scheduleFlush(conn);
   }
 
-  /** Puts the connection on the list written at the end of this turn (once). */
+  /**
+   * Puts the connection on the list written at the end of this turn (once). The write waits
+   * for `setImmediate`, after every I/O callback of this loop iteration: libuv reads a busy
+   * socket several times per iteration, store commits settle one by one, and many workers'
+   * results reach the same client, so replies to all of them leave in one write per connection
+   * instead of one per chunk or per commit. Order is kept: every reply goes through the
+   * connection's output queue, in order, and is written in order.
+   */
   private scheduleFlush(conn: Connection): void {
     if (conn.flushQueued) return;
     conn.flushQueued = true;
     this.toFlush.push(conn);
+    if (!this.flushPending) {
+      this.flushPending = true;
+      setImmediate(this.flushTurn);
+    }
   }
+
+  private readonly flushTurn = (): void => {
+    this.flushPending = false;
+    this.flushAll();
+  };
 
   /** Writes every connection's ready output: one socket write per connection per turn. */
   private flushAll(): void {
@@ -354,7 +367,6 @@ export class NetServer implements ConnectionHost {
       conn.output.release(token);
       this.scheduleFlush(conn);
     }
-    this.flushAll();
   }
 
   private arm(key: string, at: number): void {
