@@ -88,6 +88,15 @@ export async function run(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  if (config.logFile !== 'none') {
+    // One line at start whatever the log level, so that where the jobs are kept is never a guess.
+    const where = server.addresses.map(
+      (a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`,
+    );
+    console.error(
+      `gearbox server ${gearboxVersion()}: listening on ${where.join(', ')}; jobs kept in ${server.storeDescription === 'builtin' ? 'memory only (-q builtin)' : server.storeDescription}`,
+    );
+  }
   if (requested) void server.close(requested);
 
   await server.closed;
