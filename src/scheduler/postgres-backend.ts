@@ -121,6 +121,14 @@ export class PostgresBackend implements SqlBackend {
       async () => {
         const client = await this.pool.connect();
         let broken = false;
+        // While a client is checked out the pool does not listen for its errors: a connection
+        // the server ends between two statements (database restart, pg_terminate_backend)
+        // would emit 'error' with no listener and crash the process. The statement in progress,
+        // or the next one, fails instead, and the client is discarded on release.
+        const onLost = (): void => {
+          broken = true;
+        };
+        client.on('error', onLost);
         try {
           await client.query('BEGIN');
           const result = await work(executor((sql, params) => client.query(sql, params)));
@@ -132,6 +140,7 @@ export class PostgresBackend implements SqlBackend {
           });
           throw err;
         } finally {
+          client.off('error', onLost);
           client.release(broken);
         }
       },

@@ -17,7 +17,7 @@ import { Client } from '../../src/client/client.js';
 import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
 import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { HistoryRecord } from '../../src/scheduler/history-log.js';
-import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
+import type { SqlBackend, SqlRow } from '../../src/scheduler/sql-backend.js';
 import { Worker } from '../../src/worker/worker.js';
 import {
   freePort,
@@ -39,7 +39,7 @@ const MAX_IN_FLIGHT = 300;
 
 function execText(file: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) =>
+    execFile(file, args, { timeout: 90_000 }, (err, stdout, stderr) =>
       err
         ? reject(new Error(`${file} ${args.join(' ')}: ${err.message} ${stderr}`))
         : resolve(stdout),
@@ -88,6 +88,39 @@ function clientPortsOf(pids: number[], port: number): number[] {
   return ports;
 }
 
+/** Whether the database answers a query on a fresh connection within a second. */
+async function databaseAnswers(db: 'postgres' | 'mysql', url: string): Promise<boolean> {
+  const fresh: SqlBackend =
+    db === 'postgres' ? new PostgresBackend(url, 1) : new MysqlBackend(url, 1);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fresh.query('SELECT 1 AS one').then((rows) => Number(rows[0]?.one) === 1),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 1000))),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    void fresh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A query on the test's own pool, retried for a while: after a database restart the pool may
+ * still hand out a connection the server has closed (it drops it on the error).
+ */
+async function retryingQuery(admin: SqlBackend, sql: string): Promise<SqlRow[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.query(sql);
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await sleep(500);
+    }
+  }
+}
+
 /** Jobs an instance has dispatched and not yet recorded an outcome for, from its history. */
 function inFlightOf(file: string): number {
   const open = new Set<string>();
@@ -105,6 +138,9 @@ class Instance {
   process: ChildProcess | null = null;
   exits = 0;
   stderr = '';
+  /** Exits the test did not cause: neither its SIGKILLs (planned crashes) nor stop(). */
+  readonly unexpectedExits: string[] = [];
+  private stopping = false;
   constructor(
     readonly name: string,
     private readonly args: string[],
@@ -122,7 +158,14 @@ class Instance {
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-20_000);
     });
-    child.once('exit', () => this.exits++);
+    this.stopping = false;
+    child.once('exit', (code, signal) => {
+      this.exits++;
+      if (signal !== 'SIGKILL' && !this.stopping)
+        this.unexpectedExits.push(
+          `${this.name} exited (${signal ?? `code ${code}`}): ${this.stderr.slice(-2000)}`,
+        );
+    });
     this.process = child;
   }
 
@@ -145,6 +188,7 @@ class Instance {
     const child = this.process;
     if (!child || !this.alive || child.pid === undefined) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    this.stopping = true;
     process.kill(child.pid, 'SIGCONT');
     process.kill(child.pid, 'SIGTERM');
     const timer = setTimeout(() => this.signal('SIGKILL'), 15_000);
@@ -247,6 +291,9 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
           faults.push(`${what} @${((Date.now() - start) / 1000).toFixed(1)}s`);
         };
         let keepCrashing = true;
+        let probesAcknowledged = 0;
+        let probesRefused = 0;
+        let outageMs = 0;
         try {
           await worker.start();
           b.start();
@@ -325,8 +372,73 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
           await t(WINDOW_MS * 0.75);
           const restartCommand = process.env[`GEARBOX_FAULT_DB_RESTART_${db.toUpperCase()}`];
           if (restartCommand) {
-            await execText('sh', ['-c', restartCommand]);
+            // While the database restarts: is it answering (a fresh connection each time), and
+            // what do schedule requests get? A request sent while it was seen down and answered
+            // before it was seen up again cannot have been committed, so must not be
+            // acknowledged; the acknowledged ones join the jobs that must run.
+            let restarting = true;
+            const samples: { readonly from: number; readonly to: number; readonly up: boolean }[] =
+              [];
+            const watch = (async () => {
+              for (let i = 0; i < 2000 && restarting; i++) {
+                const from = Date.now();
+                const up = await databaseAnswers(db, url);
+                samples.push({ from, to: Date.now(), up });
+                await sleep(50);
+              }
+            })();
+            const probeAt = start + Math.floor(WINDOW_MS * 0.95);
+            const probes: { readonly sent: number; readonly answered: number }[] = [];
+            const probe = (async () => {
+              for (let n = 0; n < 1000 && restarting; n++) {
+                const sent = Date.now();
+                try {
+                  const answer = JSON.parse(
+                    (
+                      await client.run(
+                        'gearbox.schedule',
+                        JSON.stringify({
+                          function: target,
+                          payload: `ok-probe-${n}`,
+                          at: probeAt,
+                          unique: `probe-${n}`,
+                        }),
+                        { timeout: 3_000 },
+                      )
+                    ).text(),
+                  ) as { id: string; run_at_ms: number };
+                  assert.equal(answer.run_at_ms, probeAt);
+                  acks.set(answer.id, { id: answer.id, runAt: probeAt, failing: false });
+                  probes.push({ sent, answered: Date.now() });
+                } catch {
+                  probesRefused++;
+                }
+                await sleep(100);
+              }
+            })();
+            try {
+              await execText('sh', ['-c', restartCommand]);
+            } finally {
+              restarting = false;
+              await Promise.all([watch, probe]);
+            }
             fault('database restarted');
+            // Down intervals: from the end of a failed sample to the start of the next good one.
+            for (let i = 0; i < samples.length; i++) {
+              const down = samples[i];
+              if (!down || down.up || samples[i - 1]?.up === false) continue;
+              const up = samples.slice(i + 1).find((x) => x.up);
+              const end = up?.from ?? Date.now();
+              outageMs += end - down.to;
+              for (const p of probes)
+                assert.ok(
+                  // 100 ms of margin: a commit already under way as the shutdown began.
+                  !(p.sent >= down.to + 100 && p.answered <= end),
+                  `a schedule request sent at +${p.sent - down.to} ms into an outage was acknowledged`,
+                );
+            }
+            probesAcknowledged = probes.length;
+            assert.ok(outageMs > 0, 'the database was seen down during its restart');
           } else {
             // Other people share this database: cut only our instances' connections.
             const pids = instances.map((i) => i.pid).filter((p): p is number => p !== undefined);
@@ -355,7 +467,8 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
           const deadline = Date.now() + 60_000;
           let open = -1;
           while (Date.now() < deadline) {
-            const rows = await admin.query(
+            const rows = await retryingQuery(
+              admin,
               `SELECT COUNT(*) AS n FROM ${table} WHERE state IN ('pending', 'running')`,
             );
             open = Number(rows[0]?.n);
@@ -363,10 +476,19 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
             await sleep(500);
           }
           assert.equal(open, 0, 'every job reached a final state');
+          // Database errors never crash an instance: it logs, backs off and reconnects.
+          assert.deepEqual(
+            instances.flatMap((i) => i.unexpectedExits),
+            [],
+            'no instance exited unless the test killed it',
+          );
           for (const inst of instances) await inst.stop();
 
           // ---- the history checker ----
-          const rows = await admin.query(`SELECT id, state, attempts, claims FROM ${table}`);
+          const rows = await retryingQuery(
+            admin,
+            `SELECT id, state, attempts, claims FROM ${table}`,
+          );
           const finalState = new Map(rows.map((r) => [String(r.id), r]));
           const history: HistoryRecord[] = instances.flatMap((inst) => {
             let text = '';
@@ -468,7 +590,11 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
               `(bound ${bound}), ${staleRejected} stale outcomes rejected by fencing (b had ` +
               `${bInFlightAtStop} in flight when stopped); lateness ` +
               `p50 ${percentile(lateness, 0.5)} ms, p99 ${percentile(lateness, 0.99)} ms, max ` +
-              `${lateness.at(-1)} ms; faults: ${faults.join('; ')}; latest: ${latest.join(', ')}`,
+              `${lateness.at(-1)} ms; faults: ${faults.join('; ')}; latest: ${latest.join(', ')}` +
+              (restartCommand
+                ? `; database down ${outageMs} ms, schedule requests during the restart: ` +
+                  `${probesAcknowledged} acknowledged, ${probesRefused} refused`
+                : ''),
           );
         } finally {
           keepCrashing = false;
