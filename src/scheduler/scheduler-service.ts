@@ -42,7 +42,11 @@ export class SchedulerService {
 
   /** Opens the store, starts claiming and starts serving the functions. */
   static async start(options: SchedulerServiceOptions): Promise<SchedulerService> {
-    const store = await openSchedulerStore(options.store, { table: options.table });
+    const onEvent = options.onEvent ?? options.scheduler?.onEvent;
+    const store = await openSchedulerStore(options.store, {
+      table: options.table,
+      onRetry: (error) => onEvent?.({ type: 'error', at: Date.now(), where: 'open', error }),
+    });
     const dispatcher = new ClientDispatcher(
       { servers: options.servers },
       options.dispatchTimeoutMs,
@@ -60,7 +64,6 @@ export class SchedulerService {
       gearslothCompatible: options.gearslothCompatible,
     }))
       host.register(name, handler);
-    const onEvent = options.onEvent ?? options.scheduler?.onEvent;
     try {
       await scheduler.start();
       // With no job server up yet the worker keeps trying in the background; the claim loop
