@@ -72,7 +72,11 @@ describe('bench load generator against gearmand', { skip: gearmandMissing }, () 
         },
       );
     }
-    for (const m of record.measurements) assert.ok(m.value > 0, `${m.key} is ${m.value}`);
+    for (const m of record.measurements) {
+      // CPU time comes in 10 ms ticks, which a tiny run may not reach; everything else must move.
+      if (m.key.endsWith('.cpu')) assert.ok(m.value >= 0, `${m.key} is ${m.value}`);
+      else assert.ok(m.value > 0, `${m.key} is ${m.value}`);
+    }
     assert.ok(record.commandLines.gearmand?.includes('--hashtable-buckets 99991'));
   });
 
