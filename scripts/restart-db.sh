@@ -48,6 +48,8 @@ case "$which_db" in
     while [[ -n "$old_pid" ]] && kill -0 "$old_pid" 2>/dev/null && ((SECONDS < deadline)); do
       sleep 0.2
     done
+    # As .ci/run starts it: the socket and pid directory must exist and belong to mysql.
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
     wait_port 3306 open
     while ((SECONDS < deadline)); do
