@@ -182,6 +182,9 @@ export class NetServer implements ConnectionHost {
       }
       this.closeConnection(conn);
     }
+    // The sender's own replies leave now, so a pipelining submitter gets its acknowledgements
+    // while it still has requests to send; replies to other connections wait for the turn's end.
+    if (conn.flushQueued) this.flushOne(conn);
   }
 
   /** @internal Connection callback: one decoded packet. */
@@ -306,11 +309,11 @@ export class NetServer implements ConnectionHost {
 
   /**
    * Puts the connection on the list written at the end of this turn (once). The write waits
-   * for `setImmediate`, after every I/O callback of this loop iteration: libuv reads a busy
-   * socket several times per iteration, store commits settle one by one, and many workers'
-   * results reach the same client, so replies to all of them leave in one write per connection
-   * instead of one per chunk or per commit. Order is kept: every reply goes through the
-   * connection's output queue, in order, and is written in order.
+   * for `setImmediate`, after every I/O callback of this loop iteration: store commits settle
+   * one by one and many workers' results reach the same client, so replies caused by other
+   * connections' events leave in one write per connection instead of one per event. (Replies
+   * to a connection's own input are written at once, in `onData`.) Order is kept: every reply
+   * goes through the connection's output queue, in order, and is written in order.
    */
   private scheduleFlush(conn: Connection): void {
     if (conn.flushQueued) return;
@@ -332,11 +335,17 @@ export class NetServer implements ConnectionHost {
     const list = this.toFlush;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i] as Connection;
-      const backlog = conn.flush();
-      if (backlog > this.outputCap) this.dropSlowPeer(conn);
-      else if (backlog > this.pauseAt) conn.pauseReading();
+      // A connection flushed early (by its own read) and not queued again has nothing new.
+      if (conn.flushQueued) this.flushOne(conn);
     }
     list.length = 0;
+  }
+
+  /** Writes one connection's ready output and applies flow control to it. */
+  private flushOne(conn: Connection): void {
+    const backlog = conn.flush();
+    if (backlog > this.outputCap) this.dropSlowPeer(conn);
+    else if (backlog > this.pauseAt) conn.pauseReading();
   }
 
   private persist(token: number, job: Parameters<JobStore['add']>[0]): void {
