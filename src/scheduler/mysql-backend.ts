@@ -5,6 +5,7 @@ import {
   type SqlDialect,
   type SqlExecutor,
   type SqlRow,
+  PooledSqlBackend,
 } from './sql-backend.js';
 
 const dialect: SqlDialect = {
@@ -87,13 +88,14 @@ function executor(db: Queryable): SqlExecutor {
  * MySQL or MariaDB through mysql2. Every session runs READ COMMITTED (so SKIP LOCKED takes no gap
  * locks) in UTC; SKIP LOCKED needs MySQL 8.0 or MariaDB 10.6.
  */
-export class MysqlBackend implements SqlBackend {
+export class MysqlBackend extends PooledSqlBackend implements SqlBackend {
   readonly dialect = dialect;
   readonly description: string;
   private readonly pool: mysql.Pool;
-  private readonly pooled: SqlExecutor;
+  protected readonly pooled: SqlExecutor;
 
   constructor(url: string, poolSize = 4) {
+    super();
     const u = new URL(url);
     this.pool = mysql.createPool({
       host: u.hostname,
@@ -120,16 +122,6 @@ export class MysqlBackend implements SqlBackend {
     });
     this.pooled = executor(this.pool);
     this.description = `mysql:${u.pathname.slice(1)}`;
-  }
-
-  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
-    return this.pooled.query(sql, params);
-  }
-  execute(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.pooled.execute(sql, params);
-  }
-  insertIgnore(sql: string, params: readonly unknown[]): Promise<string | null> {
-    return this.pooled.insertIgnore(sql, params);
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {

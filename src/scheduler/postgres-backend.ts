@@ -6,6 +6,7 @@ import {
   type SqlDialect,
   type SqlExecutor,
   type SqlRow,
+  PooledSqlBackend,
 } from './sql-backend.js';
 
 const dialect: SqlDialect = {
@@ -78,16 +79,17 @@ function executor(run: (sql: string, params: unknown[]) => Promise<pg.QueryResul
 }
 
 /** PostgreSQL through node-postgres: a pool, plus one dedicated client for LISTEN. */
-export class PostgresBackend implements SqlBackend {
+export class PostgresBackend extends PooledSqlBackend implements SqlBackend {
   readonly dialect = dialect;
   readonly description: string;
   private readonly pool: pg.Pool;
-  private readonly pooled: SqlExecutor;
+  protected readonly pooled: SqlExecutor;
 
   constructor(
     private readonly connectionString: string,
     poolSize = 4,
   ) {
+    super();
     // Bounded waits: a database that stops answering must not hold dispatch slots forever
     // (the jobs' leases then expire and any instance takes them over).
     this.pool = new pg.Pool({
@@ -104,16 +106,6 @@ export class PostgresBackend implements SqlBackend {
     this.pool.on('error', () => undefined);
     this.pooled = executor((sql, params) => this.pool.query(sql, params));
     this.description = `postgres:${new URL(connectionString).pathname.slice(1)}`;
-  }
-
-  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
-    return this.pooled.query(sql, params);
-  }
-  execute(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.pooled.execute(sql, params);
-  }
-  insertIgnore(sql: string, params: readonly unknown[]): Promise<string | null> {
-    return this.pooled.insertIgnore(sql, params);
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {

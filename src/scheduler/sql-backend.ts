@@ -45,6 +45,24 @@ export interface SqlBackend extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/**
+ * The pool-level statements of a networked backend: each one runs on any pooled connection,
+ * through the executor the subclass builds over its driver's pool.
+ */
+export abstract class PooledSqlBackend implements SqlExecutor {
+  protected abstract readonly pooled: SqlExecutor;
+
+  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
+    return this.pooled.query(sql, params);
+  }
+  execute(sql: string, params?: readonly unknown[]): Promise<number> {
+    return this.pooled.execute(sql, params);
+  }
+  insertIgnore(sql: string, params: readonly unknown[]): Promise<string | null> {
+    return this.pooled.insertIgnore(sql, params);
+  }
+}
+
 /** A table name that is safe to splice into SQL. */
 export function checkTableName(table: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table))
