@@ -2,7 +2,7 @@ import { createConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
 import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
 import type { StoredJob, StoredJobKey } from './job-store.js';
-import { checkTableName, rowToJob } from './row.js';
+import { checkTableName, tableRowToJob, type QueueTableRow } from './row.js';
 import { StoreError } from './store-error.js';
 
 /** Where the MySQL / MariaDB queue lives (gearmand's `--mysql-*` flags). */
@@ -21,15 +21,6 @@ const LARGE_ROW_BYTES = 256 * 1024;
 // Room for the statement text and the row's other columns inside max_allowed_packet.
 const PACKET_OVERHEAD = 64 * 1024;
 const DELETE_CHUNK = 500;
-
-interface MysqlRow {
-  unique_key: unknown;
-  function_name: unknown;
-  priority: unknown;
-  data: unknown;
-  when_to_run: unknown;
-  reducer: unknown;
-}
 
 const CONNECTION_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',
@@ -215,15 +206,8 @@ export class MysqlStore extends BatchingStore {
           `SELECT unique_key, function_name, priority, data, when_to_run, reducer FROM ${this.#table}`,
         )
         .stream({ highWaterMark: 1000 });
-      for await (const row of stream as AsyncIterable<MysqlRow>) {
-        yield rowToJob(
-          row.function_name,
-          row.unique_key,
-          row.priority,
-          row.data,
-          row.when_to_run,
-          row.reducer,
-        );
+      for await (const row of stream as AsyncIterable<QueueTableRow>) {
+        yield tableRowToJob(row);
       }
     } finally {
       connection.destroy();

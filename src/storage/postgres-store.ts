@@ -2,7 +2,7 @@ import pg from 'pg';
 import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
 import { describePostgres, parseConninfo, type PostgresConnection } from './conninfo.js';
 import type { StoredJob } from './job-store.js';
-import { checkTableName, rowToJob } from './row.js';
+import { checkTableName, tableRowToJob, type QueueTableRow } from './row.js';
 import { StoreError } from './store-error.js';
 
 /** Where the PostgreSQL queue lives. */
@@ -18,15 +18,6 @@ export interface PostgresStoreOptions extends BatchingStoreOptions {
 const MAX_DATA_BYTES = 500 * 1024 * 1024;
 // Above this, a batch is split into several statements inside one explicit transaction.
 const STATEMENT_BYTES = 64 * 1024 * 1024;
-
-interface PgRow {
-  unique_key: unknown;
-  function_name: unknown;
-  priority: unknown;
-  data: unknown;
-  when_to_run: unknown;
-  reducer: unknown;
-}
 
 const CONNECTION_MESSAGES =
   /Connection terminated|connection error|not queryable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|timeout expired|Client was closed/i;
@@ -164,17 +155,10 @@ export class PostgresStore extends BatchingStore {
           text: 'FETCH 10000 FROM gearbox_replay',
           binary: true,
         };
-        const { rows } = await client.query<PgRow>(fetch);
+        const { rows } = await client.query<QueueTableRow>(fetch);
         if (rows.length === 0) break;
         for (const row of rows) {
-          yield rowToJob(
-            row.function_name,
-            row.unique_key,
-            row.priority,
-            row.data,
-            row.when_to_run,
-            row.reducer,
-          );
+          yield tableRowToJob(row);
         }
       }
       await client.query('COMMIT');

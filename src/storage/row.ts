@@ -52,3 +52,25 @@ export function rowToJob(
   const r = reducer === null || reducer === undefined ? '' : text(reducer);
   return r === '' ? job : { ...job, reducer: r };
 }
+
+/** A row of gearmand's queue table read by column name (PostgreSQL, MySQL). */
+export interface QueueTableRow {
+  readonly unique_key: unknown;
+  readonly function_name: unknown;
+  readonly priority: unknown;
+  readonly data: unknown;
+  readonly when_to_run: unknown;
+  readonly reducer?: unknown;
+}
+
+/** {@link rowToJob} for a row with gearmand's column names. */
+export function tableRowToJob(row: QueueTableRow): StoredJob {
+  return rowToJob(
+    row.function_name,
+    row.unique_key,
+    row.priority,
+    row.data,
+    row.when_to_run,
+    row.reducer,
+  );
+}
