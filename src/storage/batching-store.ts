@@ -1,6 +1,7 @@
 import {
   isGeneratedUniqueKey,
   type JobStore,
+  type Settled,
   type StoredJob,
   type StoredJobKey,
 } from './job-store.js';
@@ -41,18 +42,10 @@ export interface BatchingStoreOptions {
 }
 
 type Operation =
-  | {
-      readonly kind: 'add';
-      readonly job: StoredJob;
-      readonly resolve: () => void;
-      readonly reject: (err: Error) => void;
-    }
-  | {
-      readonly kind: 'remove';
-      readonly key: StoredJobKey;
-      readonly resolve: () => void;
-      readonly reject: (err: Error) => void;
-    };
+  | { readonly kind: 'add'; readonly job: StoredJob; readonly settled: Settled }
+  | { readonly kind: 'remove'; readonly key: StoredJobKey; readonly settled: Settled };
+
+const ignore: Settled = () => {};
 
 /*
  * Connection states:
@@ -61,11 +54,13 @@ type Operation =
  *                    │                        │
  *                    └──────close()───────────┴──▶ closed
  *
- * In `up`, operations queue and are flushed once per event-loop turn (setImmediate), one
- * transaction per flush; while a flush is in flight, new operations wait for the next one, so
- * batches grow with the load. In `down`, `add` is refused at once (the server answers
- * QUEUE_ERROR and never acknowledges a job it could not keep), while removals stay queued and are
- * applied after reconnecting: a lost removal would make a finished job run again after a restart.
+ * In `up`, operations queue and are flushed once per event-loop turn (setImmediate), one batch
+ * per flush. A backend takes a number of batches at a time (`commitsInFlight`, 1 unless it
+ * applies batches strictly in the order given); while that many are in flight, new operations
+ * wait and go out together when one finishes, so batches grow with the load. In `down`, `add` is
+ * refused at once (the server answers QUEUE_ERROR and never acknowledges a job it could not
+ * keep), while removals stay queued and are applied after reconnecting: a lost removal would make
+ * a finished job run again after a restart.
  */
 type State = 'new' | 'up' | 'down' | 'closed';
 
@@ -95,10 +90,16 @@ export function coalesce(operations: readonly StoredJobKeyOperation[]): Batch {
   return { upserts, deletes };
 }
 
-/** An add or a remove, as `coalesce` sees it. */
+/** An add or a remove, as `coalesce` and `commitInOrder` see it. */
 export type StoredJobKeyOperation =
   | { readonly kind: 'add'; readonly job: StoredJob }
   | { readonly kind: 'remove'; readonly key: StoredJobKey };
+
+/**
+ * What `commitInOrder` reports: `undefined` when every operation committed, otherwise one entry
+ * per operation, in order — `undefined` for one that committed, its error for one that did not.
+ */
+export type InOrderOutcome = readonly (Error | undefined)[] | undefined;
 
 /**
  * The part every backend shares: queueing, group commit, isolating a bad job, refusing adds
@@ -115,7 +116,10 @@ export abstract class BatchingStore implements JobStore {
   #state: State = 'new';
   #pending: Operation[] = [];
   #flushScheduled = false;
-  #flushing: Promise<void> | undefined;
+  /** Batches handed to the backend and not settled yet. */
+  #inFlight = 0;
+  /** Called when the last batch in flight settles. */
+  #idleWaiters: (() => void)[] = [];
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectAttempts = 0;
   #reconnecting: Promise<void> | undefined;
@@ -134,8 +138,24 @@ export abstract class BatchingStore implements JobStore {
   protected abstract connect(): Promise<void>;
   /** Drops the connection, if any; must not throw. */
   protected abstract disconnect(): Promise<void>;
-  /** Applies the batch in one transaction; resolves after COMMIT. */
-  protected abstract commit(batch: Batch): Promise<void>;
+  /**
+   * Applies the batch in one transaction; resolves after COMMIT. Every backend has this or
+   * `commitInOrder`.
+   */
+  protected commit?(batch: Batch): Promise<void>;
+  /**
+   * For a backend that applies what it is given strictly in call order (one writer):
+   * applies the operations as they are, uncoalesced, and reports a failure per operation instead
+   * of failing them all — it isolates a bad job itself, so its neighbours and later batches keep
+   * their order. Rejects only when the connection is gone. When present it is used instead of
+   * `commit`, `commitsInFlight` batches may be in flight at once, and the backend counts its own
+   * transactions in `commits` (several batches may share one).
+   */
+  protected commitInOrder?(operations: readonly StoredJobKeyOperation[]): Promise<InOrderOutcome>;
+  /** How many batches may be in flight at once; more than 1 only with `commitInOrder`. */
+  protected get commitsInFlight(): number {
+    return 1;
+  }
   /** Every row, as stored (keys verbatim). */
   protected abstract rows(): AsyncIterable<StoredJob>;
   /** True when the error means the connection is gone (rather than this statement failing). */
@@ -172,16 +192,21 @@ export abstract class BatchingStore implements JobStore {
   }
 
   add(job: StoredJob): Promise<void> {
-    if (this.#state === 'new' || this.#state === 'closed')
-      return Promise.reject(
-        new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`),
-      );
-    if (this.#state === 'down') return Promise.reject(this.#unavailable());
-    const refusal = this.refuse(job);
-    if (refusal) return Promise.reject(refusal);
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ kind: 'add', job, resolve, reject });
+      this.addThen(job, (err) => (err ? reject(err) : resolve()));
     });
+  }
+
+  addThen(job: StoredJob, settled: Settled): void {
+    const refusal =
+      this.#state === 'new' || this.#state === 'closed'
+        ? new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`)
+        : this.#state === 'down'
+          ? this.#unavailable()
+          : this.refuse(job);
+    // Never called back before returning: the caller may still be setting up for the answer.
+    if (refusal) queueMicrotask(() => settled(refusal));
+    else this.#enqueue({ kind: 'add', job, settled });
   }
 
   remove(key: StoredJobKey): Promise<void> {
@@ -190,7 +215,7 @@ export abstract class BatchingStore implements JobStore {
         new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`),
       );
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ kind: 'remove', key, resolve, reject });
+      this.#enqueue({ kind: 'remove', key, settled: (err) => (err ? reject(err) : resolve()) });
     });
   }
 
@@ -211,9 +236,10 @@ export abstract class BatchingStore implements JobStore {
       return;
     }
     // Flush everything queued so far; a flush may leave work queued when the link went down.
-    for (let round = 0; round < 100 && (this.#flushing || this.#pending.length > 0); round++) {
-      if (this.#state === 'down') break;
-      await (this.#flushing ?? this.#flush());
+    for (let round = 0; round < 100 && (this.#inFlight > 0 || this.#pending.length > 0); round++) {
+      if (this.#state === 'down' && this.#inFlight === 0) break;
+      this.#pump();
+      await this.#idle();
     }
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
@@ -228,7 +254,7 @@ export abstract class BatchingStore implements JobStore {
         'STORE_UNAVAILABLE',
         `${this.description}: closed before the database came back`,
       );
-      for (const op of leftover) op.reject(err);
+      for (const op of leftover) op.settled(err);
     }
     await this.#reconnecting?.catch(() => {});
     await this.disconnect();
@@ -260,26 +286,31 @@ export abstract class BatchingStore implements JobStore {
 
   #enqueue(op: Operation): void {
     this.#pending.push(op);
-    if (this.#flushScheduled || this.#flushing || this.#state !== 'up') return;
+    if (this.#flushScheduled || this.#state !== 'up') return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      if (!this.#flushing) void this.#flush();
+      this.#pump();
     });
   }
 
-  #flush(): Promise<void> {
-    const run = async (): Promise<void> => {
-      try {
-        while (this.#pending.length > 0 && this.#state === 'up') {
-          await this.#apply(this.#pending.splice(0, this.#policy.maxBatch));
-        }
-      } finally {
-        this.#flushing = undefined;
-      }
-    };
-    this.#flushing = run();
-    return this.#flushing;
+  /** Hands queued operations to the backend, as many batches as it takes at a time. */
+  #pump(): void {
+    const limit = this.commitInOrder ? Math.max(1, this.commitsInFlight) : 1;
+    while (this.#pending.length > 0 && this.#state === 'up' && this.#inFlight < limit) {
+      this.#inFlight++;
+      void this.#apply(this.#pending.splice(0, this.#policy.maxBatch)).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+        if (this.#inFlight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+      });
+    }
+  }
+
+  /** Resolves when no batch is in flight. */
+  #idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   async #apply(ops: Operation[]): Promise<void> {
@@ -287,10 +318,15 @@ export abstract class BatchingStore implements JobStore {
       this.#deferForOutage(ops);
       return;
     }
+    if (this.commitInOrder) {
+      await this.#applyInOrder(ops, this.commitInOrder.bind(this));
+      return;
+    }
     try {
+      if (!this.commit) throw new Error(`${this.description}: the backend cannot commit`);
       await this.commit(coalesce(ops));
       this.commits++;
-      for (const op of ops) op.resolve();
+      for (const op of ops) op.settled();
       return;
     } catch (err) {
       if (this.isConnectionError(err) || this.#state !== 'up') {
@@ -304,18 +340,49 @@ export abstract class BatchingStore implements JobStore {
         return;
       }
       const [op] = ops;
-      if (!op) return;
-      const code: StoreErrorCode = this.isTooLargeError(err) ? 'JOB_TOO_LARGE' : 'STORE_FAILED';
-      const what =
-        op.kind === 'add'
-          ? `cannot store job ${op.job.functionName}/${op.job.uniqueKey}`
-          : `cannot delete job ${op.key.functionName}/${op.key.uniqueKey}`;
-      const failure = new StoreError(code, `${this.description}: ${what}: ${describeError(err)}`, {
-        cause: err,
-      });
-      this.log('ERROR', failure.message);
-      op.reject(failure);
+      if (op) this.#fail(op, err);
     }
+  }
+
+  async #applyInOrder(
+    ops: Operation[],
+    commitInOrder: (operations: readonly StoredJobKeyOperation[]) => Promise<InOrderOutcome>,
+  ): Promise<void> {
+    let outcome: InOrderOutcome;
+    try {
+      outcome = await commitInOrder(ops);
+    } catch (err) {
+      this.connectionLost(err);
+      this.#deferForOutage(ops);
+      return;
+    }
+    const lost = outcome?.find((err) => err !== undefined && this.isConnectionError(err));
+    if (lost) {
+      // The file or the disk failed under these operations: their outcome is not to be trusted.
+      this.connectionLost(lost);
+      this.#deferForOutage(ops);
+      return;
+    }
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as Operation;
+      const err = outcome?.[i];
+      if (err === undefined) op.settled();
+      else this.#fail(op, err);
+    }
+  }
+
+  /** Rejects one operation the database refused, with a clear error, and logs it. */
+  #fail(op: Operation, err: unknown): void {
+    const code: StoreErrorCode = this.isTooLargeError(err) ? 'JOB_TOO_LARGE' : 'STORE_FAILED';
+    const what =
+      op.kind === 'add'
+        ? `cannot store job ${op.job.functionName}/${op.job.uniqueKey}`
+        : `cannot delete job ${op.key.functionName}/${op.key.uniqueKey}`;
+    const failure = new StoreError(code, `${this.description}: ${what}: ${describeError(err)}`, {
+      cause: err,
+    });
+    this.log('ERROR', failure.message);
+    op.settled(failure);
   }
 
   /**
@@ -327,8 +394,8 @@ export abstract class BatchingStore implements JobStore {
     const requeue: Operation[] = [];
     for (const op of ops) {
       if (op.kind === 'add') {
-        op.reject(this.#unavailable());
-        requeue.push({ kind: 'remove', key: op.job, resolve: () => {}, reject: () => {} });
+        op.settled(this.#unavailable());
+        requeue.push({ kind: 'remove', key: op.job, settled: ignore });
       } else {
         requeue.push(op);
       }
@@ -378,6 +445,6 @@ export abstract class BatchingStore implements JobStore {
     this.#reconnectAttempts = 0;
     this.#lastFailure = '';
     this.#state = 'up';
-    if (this.#pending.length > 0 && !this.#flushing) void this.#flush();
+    this.#pump();
   }
 }

@@ -23,6 +23,9 @@ export interface StoredJob {
   readonly reducer?: string;
 }
 
+/** Called once when a store operation is over: with no error once it is committed. */
+export type Settled = (error?: Error) => void;
+
 /** The identity of a stored row. */
 export interface StoredJobKey {
   readonly functionName: string;
@@ -42,6 +45,12 @@ export interface JobStore {
   open(): Promise<void>;
   /** Commits a job (insert or replace by key). Rejects with a `StoreError` on failure. */
   add(job: StoredJob): Promise<void>;
+  /**
+   * `add` without a promise, for a busy server (a promise and its reactions per job cost
+   * measurable time): `settled` is called once — with no error after the commit, or with the
+   * `StoreError` that kept the job out — and never before `addThen` returns.
+   */
+  addThen(job: StoredJob, settled: Settled): void;
   /** Deletes a job; resolves when committed. A missing row is not an error. */
   remove(key: StoredJobKey): Promise<void>;
   /** Every stored job, for replay at start. */

@@ -38,7 +38,7 @@ export class MemoryStore extends BatchingStore {
     return Promise.resolve();
   }
 
-  protected commit(batch: Batch): Promise<void> {
+  protected override commit(batch: Batch): Promise<void> {
     for (const key of batch.deletes) this.#rows.delete(`${key.functionName}\u0000${key.uniqueKey}`);
     for (const job of batch.upserts) {
       const id = `${job.functionName}\u0000${job.uniqueKey}`;

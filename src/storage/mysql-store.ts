@@ -135,7 +135,7 @@ export class MysqlStore extends BatchingStore {
     await connection.end().catch(() => connection.destroy());
   }
 
-  protected async commit(batch: Batch): Promise<void> {
+  protected override async commit(batch: Batch): Promise<void> {
     const connection = this.#connection;
     if (!connection)
       throw Object.assign(new Error('not connected'), { code: 'PROTOCOL_CONNECTION_LOST' });

@@ -82,7 +82,7 @@ export class PostgresStore extends BatchingStore {
     await client.end().catch(() => {});
   }
 
-  protected async commit(batch: Batch): Promise<void> {
+  protected override async commit(batch: Batch): Promise<void> {
     const client = this.#client;
     if (!client) throw new Error('Connection terminated: not connected');
     const chunks = this.#chunks(batch);

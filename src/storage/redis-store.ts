@@ -95,7 +95,7 @@ export class RedisStore extends BatchingStore {
     return Promise.resolve();
   }
 
-  protected async commit(batch: Batch): Promise<void> {
+  protected override async commit(batch: Batch): Promise<void> {
     const redis = this.#redis;
     if (!redis) throw new Error('Connection is closed.');
     const multi = redis.multi();

@@ -1,9 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
+import {
+  BatchingStore,
+  type BatchingStoreOptions,
+  type InOrderOutcome,
+  type StoredJobKeyOperation,
+} from './batching-store.js';
 import type { StoredJob } from './job-store.js';
 import { checkTableName, rowToJob } from './row.js';
-import type { SqliteRowIn } from './sqlite-queue.js';
+import { packOperations } from './sqlite-batch.js';
 import { StoreError } from './store-error.js';
 
 /** Where and how the SQLite queue lives. */
@@ -17,18 +22,43 @@ export interface SqliteStoreOptions extends BatchingStoreOptions {
 // SQLite's default SQLITE_MAX_LENGTH: no string or blob may be longer than this.
 const SQLITE_MAX_LENGTH = 1_000_000_000;
 const THREAD_GONE = 'SQLite thread stopped';
+/**
+ * Batches sent to the writer thread before the first is answered. The thread takes what has
+ * queued up in one transaction, so the server keeps filling the next batch while a commit waits
+ * for its fsync instead of waiting in lock-step.
+ */
+const BATCHES_IN_FLIGHT = 8;
 
 /** rowid, unique_key, function_name, priority, data, when_to_run, reducer. */
 type SqliteRow = [number, unknown, unknown, unknown, unknown, unknown, unknown];
 
+interface ThreadError {
+  readonly message: string;
+  readonly code?: string;
+}
+
 interface ThreadReply {
   readonly id?: number;
   readonly ready?: boolean;
-  readonly error?: { readonly message: string; readonly code?: string };
+  readonly error?: ThreadError;
+  readonly transactions?: number;
+  readonly failures?: readonly [number, ThreadError][];
 }
 
-function threadError(error: { message: string; code?: string }): Error {
+interface Waiter {
+  resolve(outcome: InOrderOutcome): void;
+  reject(err: Error): void;
+}
+
+function threadError(error: ThreadError): Error {
   return Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
+}
+
+/** The thread's per-operation failures as `commitInOrder` reports them. */
+function outcomeOf(failures: readonly [number, ThreadError][]): InOrderOutcome {
+  const outcome: (Error | undefined)[] = [];
+  for (const [index, error] of failures) outcome[index] = threadError(error);
+  return outcome;
 }
 
 /**
@@ -38,7 +68,8 @@ function threadError(error: { message: string; code?: string }): Error {
  * ignores (it names its columns). WAL journal with `synchronous=FULL`: a committed transaction
  * survives power loss, and WAL makes that one fsync of the log per transaction — with group
  * commit, one fsync per batch rather than per job. The writes run on a worker thread, so the
- * fsync wait overlaps with the server's work; replay reads on the calling thread.
+ * fsync wait overlaps with the server's work, and batches travel there packed in one transferred
+ * buffer each (sqlite-batch.ts); replay reads on the calling thread.
  */
 export class SqliteStore extends BatchingStore {
   readonly description: string;
@@ -46,7 +77,7 @@ export class SqliteStore extends BatchingStore {
   readonly #table: string;
   #thread: Worker | undefined;
   #nextId = 1;
-  readonly #waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  readonly #waiting = new Map<number, Waiter>();
 
   constructor(options: SqliteStoreOptions) {
     super(options);
@@ -74,8 +105,9 @@ export class SqliteStore extends BatchingStore {
       if (reply.id === undefined) return;
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);
+      this.commits += reply.transactions ?? 0;
       if (reply.error) waiter?.reject(threadError(reply.error));
-      else waiter?.resolve();
+      else waiter?.resolve(reply.failures && outcomeOf(reply.failures));
     });
     const gone = (err: Error): void => {
       for (const waiter of this.#waiting.values()) waiter.reject(err);
@@ -89,11 +121,11 @@ export class SqliteStore extends BatchingStore {
     thread.on('exit', (code) => gone(new Error(`${THREAD_GONE} (exit ${code})`)));
   }
 
-  #send(message: object, transfer?: ArrayBuffer[]): Promise<void> {
+  #send(message: object, transfer?: ArrayBuffer[]): Promise<InOrderOutcome> {
     const thread = this.#thread;
     if (!thread) return Promise.reject(new Error(`${THREAD_GONE}: not open`));
     const id = this.#nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<InOrderOutcome>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
       thread.postMessage({ id, ...message }, transfer);
     });
@@ -115,20 +147,15 @@ export class SqliteStore extends BatchingStore {
     await thread.terminate();
   }
 
-  protected commit(batch: Batch): Promise<void> {
-    const upserts: SqliteRowIn[] = batch.upserts.map((job) => ({
-      uniqueKey: job.uniqueKey,
-      functionName: job.functionName,
-      priority: job.priority,
-      data: job.data,
-      whenToRun: job.whenToRun,
-      reducer: job.reducer ?? null,
-    }));
-    const deletes = batch.deletes.map((k) => ({
-      uniqueKey: k.uniqueKey,
-      functionName: k.functionName,
-    }));
-    return this.#send({ upserts, deletes });
+  protected override get commitsInFlight(): number {
+    return BATCHES_IN_FLIGHT;
+  }
+
+  protected override commitInOrder(
+    operations: readonly StoredJobKeyOperation[],
+  ): Promise<InOrderOutcome> {
+    const packed = packOperations(operations);
+    return this.#send({ packed }, [packed.buffer]);
   }
 
   protected async *rows(): AsyncIterable<StoredJob> {

@@ -101,4 +101,79 @@ describe('SqliteStore specifics', () => {
       return true;
     });
   });
+
+  it('refuses only the row SQLite rejects; its neighbours, in earlier and later batches, keep their order', async () => {
+    const file = join(dir, 'poisoned.sqlite');
+    const setup = new SqliteStore({ file });
+    await setup.open();
+    await setup.close();
+    // A real per-row failure inside SQLite: a trigger that aborts one key's insert.
+    const db = new Database(file);
+    db.exec(
+      "CREATE TRIGGER poison BEFORE INSERT ON gearman_queue WHEN NEW.unique_key = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END",
+    );
+    db.close();
+    const store = new SqliteStore({ file });
+    await store.open();
+    const keys = ['a', 'b', 'poison', 'c', 'd', 'e'];
+    const outcomes: Promise<string>[] = [];
+    for (const [i, key] of keys.entries()) {
+      outcomes.push(
+        store.add(job({ uniqueKey: key })).then(
+          () => 'stored',
+          (err: unknown) => (err instanceof StoreError ? err.code : String(err)),
+        ),
+      );
+      // Several turns, so several batches are in flight at once.
+      if (i % 2 === 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(await Promise.all(outcomes), [
+      'stored',
+      'stored',
+      'STORE_FAILED',
+      'stored',
+      'stored',
+      'stored',
+    ]);
+    assert.deepEqual(
+      (await replayAll(store)).map((j) => j.uniqueKey),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
+    await store.close();
+  });
+
+  it('keeps call order across many batches in flight, adds and removes mixed', async () => {
+    const file = join(dir, 'pipelined.sqlite');
+    const store = new SqliteStore({ file });
+    await store.open();
+    const acks: Promise<void>[] = [];
+    const expected: string[] = [];
+    for (let turn = 0; turn < 40; turn++) {
+      for (let i = 0; i < 25; i++) {
+        const key = `t${turn}-${i}`;
+        acks.push(store.add(job({ uniqueKey: key })));
+        expected.push(key);
+      }
+      // Remove one added in an earlier turn, and re-add one (a re-added row moves to the end).
+      if (turn > 0) {
+        const gone = `t${turn - 1}-3`;
+        acks.push(store.remove({ functionName: 'fn', uniqueKey: gone }));
+        expected.splice(expected.indexOf(gone), 1);
+        const again = `t${turn - 1}-7`;
+        acks.push(store.add(job({ uniqueKey: again })));
+        expected.splice(expected.indexOf(again), 1);
+        expected.push(again);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(acks);
+    await store.close();
+    const reopened = new SqliteStore({ file });
+    await reopened.open();
+    assert.deepEqual(
+      (await replayAll(reopened)).map((j) => j.uniqueKey),
+      expected,
+    );
+    await reopened.close();
+  });
 });
