@@ -9,6 +9,8 @@ import type { Job } from './job.js';
 export class FunctionQueue {
   /** The name as bytes, for packets. */
   readonly nameBytes: Buffer;
+  /** The name as text (its bytes read as UTF-8), as stores keep it. */
+  readonly textName: string;
   private readonly heads: (Job | undefined)[] = [undefined, undefined, undefined];
   private readonly tails: (Job | undefined)[] = [undefined, undefined, undefined];
   /** Jobs in each list, ignored ones included (they count until a grab skips them). */
@@ -32,6 +34,7 @@ export class FunctionQueue {
     readonly name: string,
   ) {
     this.nameBytes = Buffer.from(name, 'latin1');
+    this.textName = this.nameBytes.toString('utf8');
   }
 
   /** Appends a job at the tail of its priority list. */

@@ -645,14 +645,15 @@ export class ServerCore {
       : job.unique;
     this.pending.set(token, { job, holders: [conn.info.id] });
     const reducer = job.reducer;
+    // One object shape whether or not there is a reducer (a spread would make two).
     const stored: StoredJob = {
-      functionName: byteStringToText(job.fn.name),
+      functionName: job.fn.textName,
       uniqueKey: byteStringToText(key),
       generatedKey: generated,
       priority: job.priority,
       data: job.data,
       whenToRun: job.when,
-      ...(reducer === undefined ? {} : { reducer: byteStringToText(reducer) }),
+      reducer: reducer === undefined ? undefined : byteStringToText(reducer),
     };
     // The store key must be what unpersist sends later, in the store's own (text) form.
     job.storeKey = stored.uniqueKey;
@@ -1311,7 +1312,7 @@ export class ServerCore {
     if (job.storeKey === undefined) return;
     this.out.push({
       type: 'unpersist',
-      key: { functionName: byteStringToText(job.fn.name), uniqueKey: job.storeKey },
+      key: { functionName: job.fn.textName, uniqueKey: job.storeKey },
     });
     job.storeKey = undefined;
   }

@@ -2,10 +2,11 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { once } from 'node:events';
 import { ProtocolError, GearboxError } from '../../protocol/errors.js';
 import type { Packet, TextLine, DecoderLimits } from '../../protocol/decoder.js';
-import type { JobStore } from '../../storage/job-store.js';
+import type { JobStore, StoredJob } from '../../storage/job-store.js';
 import type { ConnectionId, ConnectionInfo, Effect, LogLevel } from '../core/effects.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Logger } from './logger.js';
+import type { HeldSegment } from './output-queue.js';
 
 /** The part of the core the I/O shell drives (`ServerCore` satisfies it). */
 export interface CorePort {
@@ -56,6 +57,13 @@ function socketFd(socket: Socket): number | undefined {
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
 }
 
+/** A place reserved in a connection's output for a reply to a pending commit; one list per commit. */
+interface PendingHold {
+  readonly conn: Connection;
+  readonly segment: HeldSegment;
+  next: PendingHold | undefined;
+}
+
 /**
  * The I/O shell of the job server: TCP listeners, one {@link Connection} per socket, and the
  * loop that feeds the core and applies its effects in order — writes (coalesced per turn),
@@ -68,8 +76,8 @@ export class NetServer implements ConnectionHost {
   /** Whether a `setImmediate` will write the connections on `toFlush`. */
   private flushPending = false;
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** The connections whose output holds each pending commit's reply. */
-  private readonly holds = new Map<number, Connection[]>();
+  /** The places reserved in connections' output for each pending commit's replies. */
+  private readonly holds = new Map<number, PendingHold>();
   /** The commit whose `persistDone` effects are being applied, if any. */
   private fillingToken: number | undefined;
   private pendingCommits = 0;
@@ -242,10 +250,13 @@ export class NetServer implements ConnectionHost {
         case 'hold': {
           const conn = this.connections.get(effect.conn);
           if (conn && !conn.dead) {
-            conn.output.hold(effect.token);
-            const holders = this.holds.get(effect.token);
-            if (holders) holders.push(conn);
-            else this.holds.set(effect.token, [conn]);
+            const hold: PendingHold = { conn, segment: conn.output.hold(), next: undefined };
+            let last = this.holds.get(effect.token);
+            if (last === undefined) this.holds.set(effect.token, hold);
+            else {
+              while (last.next) last = last.next;
+              last.next = hold;
+            }
           }
           break;
         }
@@ -286,12 +297,27 @@ export class NetServer implements ConnectionHost {
     const conn = this.connections.get(id);
     if (!conn || conn.dead) return;
     const token = this.fillingToken;
-    if (token === undefined || !conn.output.fill(token, data)) conn.output.write(data);
+    if (token === undefined || !this.fillHold(conn, token, data)) conn.output.write(data);
     if (conn.unsentBytes > this.outputCap) {
       this.dropSlowPeer(conn);
       return;
     }
     this.scheduleFlush(conn);
+  }
+
+  /**
+   * Puts a reply to the commit `token` in the first place `conn` reserved for it and has not
+   * filled yet (a connection that submitted twice onto one pending job holds two). False when
+   * there is none: then the reply is an ordinary write.
+   */
+  private fillHold(conn: Connection, token: number, data: Buffer): boolean {
+    for (let hold = this.holds.get(token); hold; hold = hold.next) {
+      if (hold.conn === conn && !hold.segment.filled) {
+        conn.output.fill(hold.segment, data);
+        return true;
+      }
+    }
+    return false;
   }
 
   private dropSlowPeer(conn: Connection): void {
@@ -348,18 +374,28 @@ export class NetServer implements ConnectionHost {
     else if (backlog > this.pauseAt) conn.pauseReading();
   }
 
-  private persist(token: number, job: Parameters<JobStore['add']>[0]): void {
+  private persist(token: number, job: StoredJob): void {
     this.pendingCommits++;
     const store = this.store;
-    const committed = store ? settle(() => store.add(job)) : Promise.resolve();
-    committed.then(
-      () => this.commitSettled(token, undefined),
-      (err: unknown) => {
-        const text = describe(err);
-        this.log('ERROR', `store: cannot add job ${job.functionName}/${job.uniqueKey}: ${text}`);
-        this.commitSettled(token, text);
-      },
-    );
+    if (!store) {
+      queueMicrotask(() => this.commitSettled(token, undefined));
+      return;
+    }
+    const settled = (err?: Error): void => {
+      if (err === undefined) {
+        this.commitSettled(token, undefined);
+        return;
+      }
+      const text = describe(err);
+      this.log('ERROR', `store: cannot add job ${job.functionName}/${job.uniqueKey}: ${text}`);
+      this.commitSettled(token, text);
+    };
+    try {
+      store.addThen(job, settled);
+    } catch (err) {
+      // A store that throws instead of answering: still answered, after this turn's effects.
+      queueMicrotask(() => settled(err instanceof Error ? err : new Error(String(err))));
+    }
   }
 
   private commitSettled(token: number, error: string | undefined): void {
@@ -370,11 +406,11 @@ export class NetServer implements ConnectionHost {
     } finally {
       this.fillingToken = undefined;
     }
-    const holders = this.holds.get(token);
+    let hold = this.holds.get(token);
     this.holds.delete(token);
-    for (const conn of holders ?? []) {
-      conn.output.release(token);
-      this.scheduleFlush(conn);
+    for (; hold; hold = hold.next) {
+      hold.conn.output.release(hold.segment);
+      this.scheduleFlush(hold.conn);
     }
   }
 

@@ -4,14 +4,21 @@ const SMALL_REPLY = 1024;
 /** The size of one batch buffer. */
 const BATCH_SIZE = 64 * 1024;
 
-/** A reserved place in the output, waiting for the store to commit a job. */
-interface HeldSegment {
-  readonly token: number;
-  released: boolean;
-  /** What fills the reserved place (the reply to the request that made the hold). */
-  readonly reserved: Buffer[];
-  /** What was sent to the connection after the hold, waiting behind it. */
-  readonly behind: Buffer[];
+/**
+ * A reserved place in the output, waiting for the store to commit a job: `hold()` hands it out,
+ * and the holder fills and releases it directly, so neither looks for it among the others.
+ */
+export class HeldSegment {
+  released = false;
+  /** What fills the reserved place: the reply to the request that made the hold. */
+  reserved: Buffer | Buffer[] | undefined = undefined;
+  /** What was sent to the connection after the hold, waiting behind it (made when needed). */
+  behind: Buffer[] | undefined = undefined;
+
+  /** True once a reply has filled the place. */
+  get filled(): boolean {
+    return this.reserved !== undefined;
+  }
 }
 
 /**
@@ -57,7 +64,8 @@ export class OutputQueue {
   write(data: Buffer): void {
     const last = this.segments[this.segments.length - 1];
     if (last) {
-      last.behind.push(data);
+      if (last.behind) last.behind.push(data);
+      else last.behind = [data];
       this.heldBytes += data.length;
     } else {
       this.pushReady(data);
@@ -87,41 +95,32 @@ export class OutputQueue {
     this.batchStart = this.batchUsed;
   }
 
-  /** Reserves the current end of the output for `token`'s reply. */
-  hold(token: number): void {
-    this.segments.push({ token, released: false, reserved: [], behind: [] });
+  /** Reserves the current end of the output for a reply that comes later. */
+  hold(): HeldSegment {
+    const segment = new HeldSegment();
+    this.segments.push(segment);
+    return segment;
   }
 
-  /**
-   * Puts bytes in `token`'s reserved place. Returns false when this queue has no such hold
-   * (then the caller writes them normally).
-   */
-  fill(token: number, data: Buffer): boolean {
-    // The same commit may be held twice here (two submissions coalesced onto one new job):
-    // each reply fills the next empty place.
-    let segment: HeldSegment | undefined;
-    for (const s of this.segments) {
-      if (s.token !== token || s.released) continue;
-      segment ??= s;
-      if (s.reserved.length === 0) {
-        segment = s;
-        break;
-      }
-    }
-    if (!segment) return false;
-    segment.reserved.push(data);
+  /** Puts bytes in the reserved place of `segment` (a hold of this queue). */
+  fill(segment: HeldSegment, data: Buffer): void {
+    const reserved = segment.reserved;
+    if (reserved === undefined) segment.reserved = data;
+    else if (Array.isArray(reserved)) reserved.push(data);
+    else segment.reserved = [reserved, data];
     this.heldBytes += data.length;
-    return true;
   }
 
-  /** Ends `token`'s holds; output up to the next unreleased hold becomes ready. */
-  release(token: number): void {
-    for (const s of this.segments) if (s.token === token) s.released = true;
+  /** Ends the hold; output up to the next unreleased hold becomes ready. */
+  release(segment: HeldSegment): void {
+    segment.released = true;
     let head = this.segments[0];
     while (head?.released) {
       this.segments.shift();
-      for (const part of head.reserved) this.moveToReady(part);
-      for (const part of head.behind) this.moveToReady(part);
+      const reserved = head.reserved;
+      if (Array.isArray(reserved)) for (const part of reserved) this.moveToReady(part);
+      else if (reserved !== undefined) this.moveToReady(reserved);
+      if (head.behind) for (const part of head.behind) this.moveToReady(part);
       head = this.segments[0];
     }
   }

@@ -40,6 +40,7 @@ describe('durable background jobs', () => {
       priority: Priority.HIGH,
       data: Buffer.from('data'),
       whenToRun: 0,
+      reducer: undefined,
     });
     assert.deepEqual(submit[1], { type: 'hold', conn: C, token: persist.token });
     // Not runnable yet, not counted in status.

@@ -23,48 +23,51 @@ describe('OutputQueue', () => {
   it('keeps replies in request order around a hold', () => {
     const q = new OutputQueue();
     q.write(Buffer.from('1'));
-    q.hold(7);
+    const hold = q.hold();
     q.write(Buffer.from('3'));
     assert.equal(drain(q), '1', 'what came before the hold is ready at once');
-    assert.equal(q.fill(7, Buffer.from('2')), true);
+    assert.equal(hold.filled, false);
+    q.fill(hold, Buffer.from('2'));
+    assert.equal(hold.filled, true);
     assert.equal(q.hasReady, false, 'nothing behind the hold leaves before it is released');
     assert.equal(q.pendingBytes, 2);
-    q.release(7);
+    q.release(hold);
     assert.equal(drain(q), '23');
     assert.equal(q.holding, false);
   });
 
   it('releases holds out of order only up to the first unreleased one', () => {
     const q = new OutputQueue();
-    q.hold(1);
+    const first = q.hold();
     q.write(Buffer.from('b'));
-    q.hold(2);
+    const second = q.hold();
     q.write(Buffer.from('d'));
-    q.fill(2, Buffer.from('c'));
-    q.release(2);
+    q.fill(second, Buffer.from('c'));
+    q.release(second);
     assert.equal(q.hasReady, false);
-    q.fill(1, Buffer.from('a'));
-    q.release(1);
+    q.fill(first, Buffer.from('a'));
+    q.release(first);
     assert.equal(drain(q), 'abcd');
   });
 
-  it('fills two holds of one commit in turn', () => {
+  it('keeps every reply put in one hold, in order', () => {
     const q = new OutputQueue();
-    q.hold(5);
-    q.write(Buffer.from('x'));
-    q.hold(5);
-    q.fill(5, Buffer.from('A'));
-    q.fill(5, Buffer.from('B'));
-    q.release(5);
-    assert.equal(drain(q), 'AxB');
+    const hold = q.hold();
+    q.write(Buffer.from('z'));
+    q.fill(hold, Buffer.from('x'));
+    q.fill(hold, Buffer.from('y'));
+    q.release(hold);
+    assert.equal(drain(q), 'xyz');
   });
 
-  it('refuses to fill a token it does not hold', () => {
+  it('an unfilled hold released lets what waited behind it go', () => {
     const q = new OutputQueue();
-    q.hold(1);
-    assert.equal(q.fill(2, Buffer.from('z')), false);
-    q.release(99);
+    const hold = q.hold();
+    q.write(Buffer.from('after'));
     assert.equal(q.holding, true);
+    q.release(hold);
+    assert.equal(q.holding, false);
+    assert.equal(drain(q), 'after');
   });
 
   it('keeps order across small (batched) and large writes, and never rewrites taken bytes', () => {
