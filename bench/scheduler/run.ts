@@ -121,7 +121,11 @@ async function runDb(kind: 'postgres' | 'mysql'): Promise<void> {
   );
   await waitForPort(port);
   const servers = `127.0.0.1:${port}`;
-  const dir = mkdtempSync(join(tmpdir(), 'gearbox-sched-bench-'));
+  // BENCH_KEEP_HISTORY=<dir> keeps the instances' history logs there for a closer look.
+  const keep = process.env.BENCH_KEEP_HISTORY;
+  const dir = keep
+    ? mkdtempSync(join(keep, `${kind}-`))
+    : mkdtempSync(join(tmpdir(), 'gearbox-sched-bench-'));
   const workerRuns: { fn: string; at: number }[] = [];
   const worker = new Worker({ servers, concurrency: 500 });
   const fnLate = `bench_late_${process.pid}`;
@@ -244,7 +248,7 @@ async function runDb(kind: 'postgres' | 'mysql'): Promise<void> {
     await worker.stop({ timeout: 1000 });
     await stop(gearmand);
     await db.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
