@@ -5,6 +5,7 @@ import {
   type SqlDialect,
   type SqlExecutor,
   type SqlRow,
+  type SqlTransaction,
   PooledSqlBackend,
 } from './sql-backend.js';
 
@@ -56,29 +57,22 @@ interface CallbackConnection {
   query(sql: string, callback: (err: unknown) => void): unknown;
 }
 
-interface Queryable {
-  query(options: { sql: string; timeout: number }, params: unknown[]): Promise<[unknown, unknown]>;
-}
-
 /** The longest any statement may take before it fails. */
 const QUERY_TIMEOUT_MS = 30_000;
 
-function executor(db: Queryable): SqlExecutor {
+/** Statements over a function that sends one SQL text and returns the driver's result. */
+function executor(send: (sql: string, params: unknown[]) => Promise<unknown>): SqlExecutor {
   return {
     async query(sql, params = []) {
-      const [rows] = await db.query({ sql, timeout: QUERY_TIMEOUT_MS }, [...params]);
-      return rows as SqlRow[];
+      return (await send(sql, [...params])) as SqlRow[];
     },
     async execute(sql, params = []) {
-      const [result] = await db.query({ sql, timeout: QUERY_TIMEOUT_MS }, [...params]);
-      return (result as mysql.ResultSetHeader).affectedRows;
+      return ((await send(sql, [...params])) as mysql.ResultSetHeader).affectedRows;
     },
     async insertIgnore(sql, params) {
-      const [result] = await db.query(
-        { sql: sql.replace('INSERT_IGNORE', 'INSERT IGNORE'), timeout: QUERY_TIMEOUT_MS },
-        [...params],
-      );
-      const header = result as mysql.ResultSetHeader;
+      const header = (await send(sql.replace('INSERT_IGNORE', 'INSERT IGNORE'), [
+        ...params,
+      ])) as mysql.ResultSetHeader;
       return header.affectedRows === 1 ? String(header.insertId) : null;
     },
   };
@@ -108,6 +102,9 @@ export class MysqlBackend extends PooledSqlBackend implements SqlBackend {
       connectTimeout: 10_000,
       enableKeepAlive: true,
       bigNumberStrings: false,
+      // Transactions send START TRANSACTION with their first statement and COMMIT with their
+      // last (two round trips fewer each). Every value is still escaped by the driver.
+      multipleStatements: true,
     });
     // The pool hands out the underlying callback connection here (its typing says otherwise).
     // The statements are queued on it ahead of any of ours; a failure surfaces as the
@@ -120,25 +117,53 @@ export class MysqlBackend extends PooledSqlBackend implements SqlBackend {
       // default 50 s and let the caller retry.
       raw.query('SET SESSION innodb_lock_wait_timeout = 10', () => undefined);
     });
-    this.pooled = executor(this.pool);
+    this.pooled = executor(
+      async (sql, params) => (await this.pool.query({ sql, timeout: QUERY_TIMEOUT_MS }, params))[0],
+    );
     this.description = `mysql:${u.pathname.slice(1)}`;
   }
 
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     return retryingTransaction(
       async () => {
         const conn = await this.pool.getConnection();
+        // START TRANSACTION travels with the first statement and COMMIT with executeAndCommit's,
+        // as one multi-statement text each: a claim holds its rows locked across one round trip
+        // to this process instead of two, and a one-statement transaction is one round trip.
+        let state = 'idle' as 'idle' | 'open' | 'committed';
+        const send = async (sql: string, params: unknown[], commit: boolean): Promise<unknown> => {
+          if (state === 'committed') throw new Error('a statement after the transaction committed');
+          const parts = state === 'idle' ? ['START TRANSACTION', sql] : [sql];
+          const index = parts.length - 1;
+          if (commit) parts.push('COMMIT');
+          state = 'open';
+          const [results] = await conn.query(
+            { sql: parts.join(';\n'), timeout: QUERY_TIMEOUT_MS },
+            params,
+          );
+          if (commit) state = 'committed';
+          return parts.length === 1 ? results : (results as unknown[])[index];
+        };
+        const statements = executor((sql, params) => send(sql, params, false));
+        const tx: SqlTransaction = {
+          ...statements,
+          async executeAndCommit(sql, params = []) {
+            const header = (await send(sql, [...params], true)) as mysql.ResultSetHeader;
+            return header.affectedRows;
+          },
+        };
         try {
-          await conn.query('START TRANSACTION');
-          const result = await work(executor(conn));
-          await conn.query('COMMIT');
+          const result = await work(tx);
+          if (state === 'open') await conn.query('COMMIT');
           conn.release();
           return result;
         } catch (err) {
-          const rolledBack = await conn.query('ROLLBACK').then(
-            () => true,
-            () => false,
-          );
+          const rolledBack =
+            state !== 'open' ||
+            (await conn.query('ROLLBACK').then(
+              () => true,
+              () => false,
+            ));
           if (rolledBack) conn.release();
           else conn.destroy();
           throw err;

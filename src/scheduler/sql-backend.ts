@@ -16,6 +16,17 @@ export interface SqlExecutor {
   insertIgnore(sql: string, params: readonly unknown[]): Promise<string | null>;
 }
 
+/** The statements of one transaction. */
+export interface SqlTransaction extends SqlExecutor {
+  /**
+   * Runs the transaction's last statement and commits it, in one round trip where the driver
+   * allows: MySQL sends the statement and COMMIT together, and a transaction of this one
+   * statement only is sent as one autocommitted statement. Nothing may run after it. Resolves
+   * to the number of rows changed.
+   */
+  executeAndCommit(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
 /** The SQL the dialects spell differently. */
 export interface SqlDialect {
   readonly name: 'postgres' | 'mysql' | 'sqlite';
@@ -34,8 +45,11 @@ export interface SqlDialect {
 export interface SqlBackend extends SqlExecutor {
   readonly dialect: SqlDialect;
   readonly description: string;
-  /** Runs `work` in one transaction on one connection and commits; rolls back if it throws. */
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction on one connection and commits; rolls back if it throws. The
+   * transaction begins with its first statement (a transaction that runs none costs nothing).
+   */
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /** True for a unique-key violation. */
   isUniqueViolation(err: unknown): boolean;
   /** Sends `payload` on `channel` when the current transaction commits (PostgreSQL only). */

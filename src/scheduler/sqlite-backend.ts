@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { SqlBackend, SqlDialect, SqlExecutor, SqlRow } from './sql-backend.js';
+import type { SqlBackend, SqlDialect, SqlExecutor, SqlRow, SqlTransaction } from './sql-backend.js';
 
 const dialect: SqlDialect = {
   name: 'sqlite',
@@ -95,11 +95,18 @@ export class SqliteBackend implements SqlBackend {
     return run;
   }
 
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    // Statements run in process: there is no round trip to save, so the last one simply runs
+    // and the COMMIT follows.
+    const direct = this.direct;
+    const tx: SqlTransaction = {
+      ...direct,
+      executeAndCommit: (sql, params) => direct.execute(sql, params),
+    };
     return this.serial(async () => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        const result = await work(this.direct);
+        const result = await work(tx);
         this.db.exec('COMMIT');
         return result;
       } catch (err) {
