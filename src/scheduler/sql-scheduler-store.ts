@@ -188,7 +188,8 @@ export class SqlSchedulerStore implements SchedulerStore {
     // Rarely: expired leases to reap or cron ticks to fire. The transaction does both and claims
     // what they made due.
     const rest = await this.claimInTransaction(limit - first.batch.jobs.length, leaseMs, owner);
-    return { dbNow: rest.dbNow, jobs: [...first.batch.jobs, ...rest.jobs] };
+    const jobs = [...first.batch.jobs, ...rest.jobs].sort((a, b) => a.runAt - b.runAt);
+    return { dbNow: rest.dbNow, jobs };
   }
 
   /**

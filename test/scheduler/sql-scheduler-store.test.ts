@@ -158,6 +158,38 @@ for (const kind of backendKinds) {
       assert.deepEqual(await other.complete([fresh]), new Set(), 'done is final');
     });
 
+    it('completes and renews a batch of leases with different tokens, each by its own token', async () => {
+      await clear();
+      const now = await store.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++)
+        ids.push((await store.schedule(job({ timing: { kind: 'at', at: now - 10 + i } }))).id);
+      // The first job is claimed, lost (its lease expires) and claimed again: token 2.
+      const lost = (await store.claim(1, 100, 'a')).jobs[0];
+      assert.equal(lost?.id, ids[0]);
+      await sleep(150);
+      const batch = await other.claim(10, 10_000, 'b'); // reaps, then claims all three
+      assert.deepEqual(
+        batch.jobs.map((j) => [j.id, j.token]),
+        [
+          [ids[0], 2],
+          [ids[1], 1],
+          [ids[2], 1],
+        ],
+      );
+      assert.ok(lost);
+      assert.equal(
+        await other.renew([...batch.jobs, lost], 10_000),
+        3,
+        'the lost lease is not renewed',
+      );
+      const accepted = await other.complete([lost, ...batch.jobs.slice(1)]);
+      assert.deepEqual(accepted, new Set([ids[1], ids[2]]), 'the stale token completes nothing');
+      assert.equal((await store.status(ids[0] ?? ''))?.state, 'running');
+      assert.deepEqual(await other.complete(batch.jobs), new Set([ids[0]]), 'done ones stay done');
+      assert.equal((await store.status(ids[0] ?? ''))?.state, 'done');
+    });
+
     it('reaps expired leases on reap() too, and nextWakeAt sees lease expiry', async () => {
       await clear();
       const { id } = await store.schedule(job());
