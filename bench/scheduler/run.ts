@@ -189,7 +189,13 @@ async function runDb(kind: 'postgres' | 'mysql'): Promise<void> {
           '1',
         ];
         if (phase === 'lateness') args.push('--history', history);
-        instances.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+        // BENCH_INSTANCE_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=DIR`, profiles the instances.
+        const nodeArgs = (process.env.BENCH_INSTANCE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+        instances.push(
+          spawn(process.execPath, [...nodeArgs, ...args], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          }),
+        );
       }
       const total = phase === 'lateness' ? LATENESS_JOBS : RATE_JOBS;
       const deadline = Date.now() + 180_000;
