@@ -131,8 +131,10 @@ class Connection {
 /** A durable submission waiting for its commit. */
 interface PendingPersist {
   readonly job: Job;
-  /** Connections owed a JOB_CREATED (or the store's error) for it. */
-  readonly holders: ConnectionId[];
+  /** The connection that submitted it, owed a JOB_CREATED (or the store's error). */
+  readonly holder: ConnectionId;
+  /** Connections whose submissions coalesced onto it meanwhile, owed the same. */
+  coalesced: ConnectionId[] | undefined;
 }
 
 /** Priority and background-ness of the plain SUBMIT_JOB variants. */
@@ -253,14 +255,12 @@ export class ServerCore {
   private readonly functions = new Map<string, FunctionQueue>();
   /** Acknowledged jobs (queued, delayed, running, ignored-but-not-yet-skipped) by handle number. */
   private readonly jobs = new JobTable();
+  /** PENDING jobs by commit token, which is the job's id (a job is committed once). */
   private readonly pending = new Map<number, PendingPersist>();
-  /** The token of each PENDING job (kept here, not on every job, to keep jobs small). */
-  private readonly pendingTokens = new Map<Job, number>();
   private readonly delayedJobs = new DelayHeap();
   /** The time the `epoch` timer is armed for, or -1. */
   private epochTimerAt = -1;
   private nextJobId = 1;
-  private nextToken = 1;
   private nextGeneratedKey = 1;
   /** Makes generated store keys of this run distinct from rows an earlier run left. */
   private readonly runKey: string;
@@ -462,15 +462,11 @@ export class ServerCore {
     if (entry === undefined) return this.flush();
     this.pending.delete(token);
     const job = entry.job;
-    this.pendingTokens.delete(job);
     job.fn.pending--;
     if (error !== undefined) {
       job.storeKey = undefined;
       this.forget(job);
-      const reply = errorPacket('QUEUE_ERROR', error);
-      for (const holder of entry.holders) {
-        if (this.conns.has(holder)) this.send(holder, reply);
-      }
+      this.answerHolders(entry, errorPacket('QUEUE_ERROR', error));
       for (const client of job.clients ?? []) this.conns.get(client)?.attached.delete(job);
       job.clients = undefined;
       job.state = JobState.DONE;
@@ -478,12 +474,17 @@ export class ServerCore {
       return this.flush();
     }
     this.jobs.set(job);
-    const created = this.jobCreated(job);
-    for (const holder of entry.holders) {
-      if (this.conns.has(holder)) this.send(holder, created);
-    }
+    this.answerHolders(entry, this.jobCreated(job));
     this.makeRunnable(job);
     return this.flush();
+  }
+
+  /** Sends the outcome of a commit to every connection that submitted the job, still there. */
+  private answerHolders(entry: PendingPersist, reply: Buffer): void {
+    if (this.conns.has(entry.holder)) this.send(entry.holder, reply);
+    for (const holder of entry.coalesced ?? []) {
+      if (this.conns.has(holder)) this.send(holder, reply);
+    }
   }
 
   /** A timer armed by a `timer` effect went off. */
@@ -614,7 +615,7 @@ export class ServerCore {
     if (key !== undefined) fn.byUnique.set(key, job);
     if (!background) this.attach(conn, job);
     if (durable) {
-      this.persist(conn, job);
+      this.persist(conn, job, data);
       return;
     }
     this.jobs.set(job);
@@ -627,23 +628,26 @@ export class ServerCore {
     this.counters.jobsCoalesced++;
     if (!background) this.attach(conn, job);
     if (job.state === JobState.PENDING) {
-      const token = this.pendingTokens.get(job) ?? 0;
-      this.pending.get(token)?.holders.push(conn.info.id);
-      this.out.push({ type: 'hold', conn: conn.info.id, token });
+      const entry = this.pending.get(job.id);
+      if (entry) (entry.coalesced ??= []).push(conn.info.id);
+      this.out.push({ type: 'hold', conn: conn.info.id, token: job.id });
       return;
     }
     this.send(conn.info.id, this.jobCreated(job));
   }
 
-  private persist(conn: Connection, job: Job): void {
-    const token = this.nextToken++;
-    this.pendingTokens.set(job, token);
+  /**
+   * `data` is the submitted payload as it arrived — a view of received bytes, which the I/O layer
+   * never reuses — so the store copies it once more without the job making it a Buffer again.
+   */
+  private persist(conn: Connection, job: Job, data: Buffer): void {
+    const token = job.id;
     job.fn.pending++;
     const generated = job.unique === '' || job.unique === '-';
     const key = generated
       ? `${job.unique === '-' ? DASH_KEY_MARKER : GENERATED_KEY_PREFIX}${this.runKey}${this.nextGeneratedKey++}`
       : job.unique;
-    this.pending.set(token, { job, holders: [conn.info.id] });
+    this.pending.set(token, { job, holder: conn.info.id, coalesced: undefined });
     const reducer = job.reducer;
     // One object shape whether or not there is a reducer (a spread would make two).
     const stored: StoredJob = {
@@ -651,7 +655,7 @@ export class ServerCore {
       uniqueKey: byteStringToText(key),
       generatedKey: generated,
       priority: job.priority,
-      data: job.data,
+      data,
       whenToRun: job.when,
       reducer: reducer === undefined ? undefined : byteStringToText(reducer),
     };
