@@ -47,6 +47,13 @@ type Operation =
 
 const ignore: Settled = () => {};
 
+/**
+ * With an in-order backend, every this many queued operations go out at once instead of at the
+ * end of the event-loop turn, so the database works on them (uncommitted) while the server is
+ * still reading the rest of a burst of submissions.
+ */
+const EAGER_BATCH = 256;
+
 /*
  * Connection states:
  *
@@ -116,8 +123,12 @@ export abstract class BatchingStore implements JobStore {
   #state: State = 'new';
   #pending: Operation[] = [];
   #flushScheduled = false;
-  /** Batches handed to the backend and not settled yet. */
+  /** Batches handed to the backend and not settled yet (eager ones included). */
   #inFlight = 0;
+  /** Turn-ending batches in flight: what `commitsInFlight` limits. */
+  #turnsInFlight = 0;
+  /** An eager batch went out since the last turn-ending one, so the turn is still to be ended. */
+  #turnOpen = false;
   /** Called when the last batch in flight settles. */
   #idleWaiters: (() => void)[] = [];
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -147,12 +158,20 @@ export abstract class BatchingStore implements JobStore {
    * For a backend that applies what it is given strictly in call order (one writer):
    * applies the operations as they are, uncoalesced, and reports a failure per operation instead
    * of failing them all — it isolates a bad job itself, so its neighbours and later batches keep
-   * their order. Rejects only when the connection is gone. When present it is used instead of
-   * `commit`, `commitsInFlight` batches may be in flight at once, and the backend counts its own
-   * transactions in `commits` (several batches may share one).
+   * their order. Rejects when the connection or the transaction is lost. When present it is used
+   * instead of `commit`, and the backend counts its own transactions in `commits`.
+   *
+   * `endsTurn` false marks an eager batch, sent while the caller's event-loop turn is still
+   * queueing operations (every EAGER_BATCH of them) so the database starts early: it is applied
+   * but not committed; it commits with the next turn-ending batch, and settles then. So a turn's
+   * operations still share one transaction. Up to `commitsInFlight` turn-ending batches may be in
+   * flight at once; the backend may commit several together.
    */
-  protected commitInOrder?(operations: readonly StoredJobKeyOperation[]): Promise<InOrderOutcome>;
-  /** How many batches may be in flight at once; more than 1 only with `commitInOrder`. */
+  protected commitInOrder?(
+    operations: readonly StoredJobKeyOperation[],
+    endsTurn: boolean,
+  ): Promise<InOrderOutcome>;
+  /** How many turn-ending batches may be in flight at once; more than 1 only with `commitInOrder`. */
   protected get commitsInFlight(): number {
     return 1;
   }
@@ -286,7 +305,11 @@ export abstract class BatchingStore implements JobStore {
 
   #enqueue(op: Operation): void {
     this.#pending.push(op);
-    if (this.#flushScheduled || this.#state !== 'up') return;
+    if (this.#state !== 'up') return;
+    if (this.#eager && this.#pending.length >= EAGER_BATCH) {
+      this.#send(this.#pending.splice(0, EAGER_BATCH), false);
+    }
+    if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
@@ -294,17 +317,37 @@ export abstract class BatchingStore implements JobStore {
     });
   }
 
-  /** Hands queued operations to the backend, as many batches as it takes at a time. */
+  /** Whether batches go out before the turn ends (in-order backends, transactions not capped). */
+  get #eager(): boolean {
+    return this.commitInOrder !== undefined && this.#policy.maxBatch === Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * Ends the turn: hands what is queued to the backend as turn-ending batches, as many as it
+   * takes at a time (an empty one when eager batches went out and nothing is left, so that their
+   * transaction commits).
+   */
   #pump(): void {
     const limit = this.commitInOrder ? Math.max(1, this.commitsInFlight) : 1;
-    while (this.#pending.length > 0 && this.#state === 'up' && this.#inFlight < limit) {
-      this.#inFlight++;
-      void this.#apply(this.#pending.splice(0, this.#policy.maxBatch)).finally(() => {
-        this.#inFlight--;
-        this.#pump();
-        if (this.#inFlight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
-      });
+    while (
+      (this.#pending.length > 0 || this.#turnOpen) &&
+      this.#state === 'up' &&
+      this.#turnsInFlight < limit
+    ) {
+      this.#send(this.#pending.splice(0, this.#policy.maxBatch), true);
     }
+  }
+
+  #send(ops: Operation[], endsTurn: boolean): void {
+    this.#inFlight++;
+    if (endsTurn) this.#turnsInFlight++;
+    this.#turnOpen = !endsTurn;
+    void this.#apply(ops, endsTurn).finally(() => {
+      this.#inFlight--;
+      if (endsTurn) this.#turnsInFlight--;
+      this.#pump();
+      if (this.#inFlight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    });
   }
 
   /** Resolves when no batch is in flight. */
@@ -313,13 +356,13 @@ export abstract class BatchingStore implements JobStore {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  async #apply(ops: Operation[]): Promise<void> {
+  async #apply(ops: Operation[], endsTurn = true): Promise<void> {
     if (this.#state !== 'up') {
       this.#deferForOutage(ops);
       return;
     }
     if (this.commitInOrder) {
-      await this.#applyInOrder(ops, this.commitInOrder.bind(this));
+      await this.#applyInOrder(ops, endsTurn, this.commitInOrder.bind(this));
       return;
     }
     try {
@@ -346,11 +389,12 @@ export abstract class BatchingStore implements JobStore {
 
   async #applyInOrder(
     ops: Operation[],
-    commitInOrder: (operations: readonly StoredJobKeyOperation[]) => Promise<InOrderOutcome>,
+    endsTurn: boolean,
+    commitInOrder: NonNullable<BatchingStore['commitInOrder']>,
   ): Promise<void> {
     let outcome: InOrderOutcome;
     try {
-      outcome = await commitInOrder(ops);
+      outcome = await commitInOrder(ops, endsTurn);
     } catch (err) {
       this.connectionLost(err);
       this.#deferForOutage(ops);

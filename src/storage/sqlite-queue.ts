@@ -3,17 +3,25 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { readOperations, type PackedOperations } from './sqlite-batch.js';
 
-/** The writer's side of the queue table. */
+/** A row SQLite refused: the operation's index in its batch, and the error. */
+export type RowFailure = [index: number, error: unknown];
+
+/**
+ * The writer's side of the queue table: batches are applied inside one open transaction, which
+ * `commit` ends.
+ */
 export interface SqliteQueue {
   /**
-   * Applies the batches' operations in order, in one transaction; when that fails, each in a
-   * transaction of its own, reporting a failure per operation — numbered across the batches, in
-   * order; `undefined` for those that committed.
+   * Applies the batch's operations in order inside the open transaction (beginning one when
+   * none is open). A row SQLite refuses (a statement-level error, which leaves the transaction
+   * open) is reported and its neighbours are kept. Throws when the transaction itself was lost —
+   * SQLite rolled it back, and everything applied since `commit` with it.
    */
-  applyInOrder(batches: readonly PackedOperations[]): {
-    readonly transactions: number;
-    readonly failures: readonly unknown[] | undefined;
-  };
+  apply(batch: PackedOperations): RowFailure[];
+  /** Commits the open transaction, if any; throws after rolling back when that fails. */
+  commit(): void;
+  /** Rolls back the open transaction, if any. */
+  rollback(): void;
   close(): void;
 }
 
@@ -55,68 +63,81 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
   const insertMany = insertStatement(ROWS_PER_INSERT);
   const remove = db.prepare(`DELETE FROM ${table} WHERE unique_key = ? AND function_name = ?`);
 
+  const begin = db.prepare('BEGIN');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+
+  /** Runs a statement; a refused row is reported unless the transaction went with it. */
+  const attempt = (run: () => void, index: number, failures: RowFailure[]): void => {
+    try {
+      run();
+    } catch (err) {
+      if (!db.inTransaction) throw err;
+      failures.push([index, err]);
+    }
+  };
+
   // Adds wait here until a full multi-row INSERT, a remove or the end of the batch; order holds.
   const rows: unknown[] = new Array<unknown>(ROWS_PER_INSERT * COLUMNS);
+  const rowIndexes: number[] = new Array<number>(ROWS_PER_INSERT);
   let waiting = 0;
-  const insertWaiting = (): void => {
-    if (waiting === ROWS_PER_INSERT) insertMany.run(rows);
-    else
-      for (let i = 0; i < waiting; i++) insertOne.run(rows.slice(i * COLUMNS, (i + 1) * COLUMNS));
+  const insertWaiting = (failures: RowFailure[]): void => {
+    const count = waiting;
     waiting = 0;
-  };
-  const apply = (
-    isRemove: boolean,
-    functionName: string,
-    uniqueKey: string,
-    priority: number,
-    whenToRun: number,
-    reducer: string | null,
-    data: Buffer,
-  ): void => {
-    if (isRemove) {
-      if (waiting > 0) insertWaiting();
-      remove.run(uniqueKey, functionName);
-      return;
-    }
-    const at = waiting * COLUMNS;
-    rows[at] = uniqueKey;
-    rows[at + 1] = functionName;
-    rows[at + 2] = priority;
-    rows[at + 3] = data;
-    rows[at + 4] = whenToRun;
-    rows[at + 5] = reducer;
-    if (++waiting === ROWS_PER_INSERT) insertWaiting();
-  };
-  const applyAll = db.transaction((batches: readonly PackedOperations[]) => {
-    waiting = 0;
-    for (const batch of batches) readOperations(batch, apply);
-    if (waiting > 0) insertWaiting();
-  });
-  const applyOne = db.transaction((...operation: Parameters<typeof apply>) => {
-    waiting = 0;
-    apply(...operation);
-    if (waiting > 0) insertWaiting();
-  });
-  return {
-    applyInOrder(batches) {
+    if (count === ROWS_PER_INSERT) {
       try {
-        applyAll(batches);
-        return { transactions: 1, failures: undefined };
-      } catch {
-        // Rolled back. One bad row (too big, say) must not sink its neighbours: one at a time.
-        const failures: unknown[] = [];
-        for (const batch of batches) {
-          readOperations(batch, (...operation) => {
-            try {
-              applyOne(...operation);
-              failures.push(undefined);
-            } catch (err) {
-              failures.push(err);
-            }
-          });
-        }
-        return { transactions: failures.length, failures };
+        insertMany.run(rows);
+        return;
+      } catch (err) {
+        // The statement was undone as a whole; find the row at fault one by one below.
+        if (!db.inTransaction) throw err;
       }
+    }
+    for (let i = 0; i < count; i++) {
+      const row = rows.slice(i * COLUMNS, (i + 1) * COLUMNS);
+      attempt(() => insertOne.run(row), rowIndexes[i] as number, failures);
+    }
+  };
+
+  return {
+    apply(batch) {
+      if (!db.inTransaction) begin.run();
+      const failures: RowFailure[] = [];
+      let index = 0;
+      waiting = 0;
+      readOperations(
+        batch,
+        (isRemove, functionName, uniqueKey, priority, whenToRun, reducer, data) => {
+          if (isRemove) {
+            if (waiting > 0) insertWaiting(failures);
+            attempt(() => remove.run(uniqueKey, functionName), index++, failures);
+            return;
+          }
+          const at = waiting * COLUMNS;
+          rows[at] = uniqueKey;
+          rows[at + 1] = functionName;
+          rows[at + 2] = priority;
+          rows[at + 3] = data;
+          rows[at + 4] = whenToRun;
+          rows[at + 5] = reducer;
+          rowIndexes[waiting] = index++;
+          if (++waiting === ROWS_PER_INSERT) insertWaiting(failures);
+        },
+      );
+      if (waiting > 0) insertWaiting(failures);
+      return failures;
+    },
+    commit() {
+      if (!db.inTransaction) return;
+      try {
+        commit.run();
+      } catch (err) {
+        if (db.inTransaction) rollback.run();
+        throw err;
+      }
+    },
+    rollback() {
+      if (db.inTransaction) rollback.run();
     },
     close: () => db.close(),
   };

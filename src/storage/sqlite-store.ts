@@ -23,9 +23,9 @@ export interface SqliteStoreOptions extends BatchingStoreOptions {
 const SQLITE_MAX_LENGTH = 1_000_000_000;
 const THREAD_GONE = 'SQLite thread stopped';
 /**
- * Batches sent to the writer thread before the first is answered. The thread takes what has
- * queued up in one transaction, so the server keeps filling the next batch while a commit waits
- * for its fsync instead of waiting in lock-step.
+ * Turns whose batches may be at the writer thread before the first is answered. The thread
+ * takes turns that have queued up meanwhile into one transaction, so the server keeps filling
+ * the next turn while a commit waits for its fsync instead of waiting in lock-step.
  */
 const BATCHES_IN_FLIGHT = 8;
 
@@ -90,17 +90,23 @@ export class SqliteStore extends BatchingStore {
     const thread = new Worker(new URL('./sqlite-thread.js', import.meta.url), {
       workerData: { file: this.#file, table: this.#table },
     });
-    this.#thread = thread;
-    await new Promise<void>((resolve, reject) => {
-      thread.once('message', (reply: ThreadReply) => {
-        if (reply.ready) resolve();
-        else reject(threadError(reply.error ?? { message: 'SQLite thread failed to open' }));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        thread.once('message', (reply: ThreadReply) => {
+          if (reply.ready) resolve();
+          else reject(threadError(reply.error ?? { message: 'SQLite thread failed to open' }));
+        });
+        thread.once('error', reject);
+        thread.once('exit', (code) =>
+          reject(new Error(`${THREAD_GONE} while opening (exit ${code})`)),
+        );
       });
-      thread.once('error', reject);
-      thread.once('exit', (code) =>
-        reject(new Error(`${THREAD_GONE} while opening (exit ${code})`)),
-      );
-    });
+    } catch (err) {
+      // A thread that could not open the file has nothing to close.
+      await thread.terminate();
+      throw err;
+    }
+    this.#thread = thread;
     thread.on('message', (reply: ThreadReply) => {
       if (reply.id === undefined) return;
       const waiter = this.#waiting.get(reply.id);
@@ -153,9 +159,11 @@ export class SqliteStore extends BatchingStore {
 
   protected override commitInOrder(
     operations: readonly StoredJobKeyOperation[],
+    endsTurn: boolean,
   ): Promise<InOrderOutcome> {
+    if (operations.length === 0) return this.#send({ endsTurn });
     const packed = packOperations(operations);
-    return this.#send({ packed }, [packed.buffer]);
+    return this.#send({ packed, endsTurn }, [packed.buffer]);
   }
 
   protected async *rows(): AsyncIterable<StoredJob> {

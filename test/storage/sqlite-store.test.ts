@@ -176,4 +176,32 @@ describe('SqliteStore specifics', () => {
     );
     await reopened.close();
   });
+
+  it('answers every turn while the writer lags behind (bug: a finished turn waited forever for the next turn’s eager batches)', async () => {
+    // The writer thread used to keep a finished turn's transaction open when the next turn's
+    // first eager batch was already queued; with every turn-ending batch in flight, nothing
+    // committed again. Several stores, several turns each, so the writer does fall behind.
+    for (let round = 0; round < 6; round++) {
+      const store = new SqliteStore({ file: join(dir, `lagging-${round}.sqlite`) });
+      await store.open();
+      const acks: Promise<void>[] = [];
+      const jobs = Array.from({ length: 3000 }, () => job());
+      for (let i = 0; i < jobs.length; i += 300) {
+        for (const j of jobs.slice(i, i + 300)) acks.push(store.add(j));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (let i = 0; i < jobs.length; i += 2) acks.push(store.remove(jobs[i] ?? job()));
+      let settled = 0;
+      for (const ack of acks) void ack.then(() => settled++);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'stuck'>((resolve) => {
+        timer = setTimeout(() => resolve('stuck'), 20_000);
+      });
+      const outcome = await Promise.race([Promise.all(acks).then(() => 'done' as const), deadline]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'done', `round ${round}: ${settled} of ${acks.length} settled`);
+      assert.equal((await replayAll(store)).length, 1500);
+      await store.close();
+    }
+  });
 });
