@@ -5,12 +5,21 @@
  * where a missing one fails the test file instead.
  */
 import { execFile } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Something a test may need. */
 export type ServiceName =
-  'postgres' | 'mysql' | 'redis' | 'gearmand' | 'gearman-tools' | 'php-gearman' | 'perl-gearman';
+  | 'postgres'
+  | 'mysql'
+  | 'redis'
+  | 'gearmand'
+  | 'gearman-tools'
+  | 'php-gearman'
+  | 'perl-gearman'
+  | 'tmpfs';
 
 /** Connection URLs of the databases, from the environment or the machine's defaults. */
 export const serviceUrls = {
@@ -57,6 +66,16 @@ const probes: Record<ServiceName, () => Promise<boolean>> = {
     (await runs(tools.gearman, ['-H'])) && (await runs(tools.gearadmin, ['--help'])),
   'php-gearman': () => runs(tools.php, ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
   'perl-gearman': () => runs(tools.perl, ['-MGearman::Client', '-MGearman::Worker', '-e', '1']),
+  // A small file system of its own, to fill up: mounting one needs root.
+  tmpfs: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gearbox-tmpfs-probe-'));
+    try {
+      if (!(await runs('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]))) return false;
+      return await runs('umount', [dir]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
 };
 
 const cache = new Map<ServiceName, Promise<boolean>>();
