@@ -42,8 +42,18 @@ export interface BatchingStoreOptions {
 }
 
 type Operation =
-  | { readonly kind: 'add'; readonly job: StoredJob; readonly settled: Settled }
-  | { readonly kind: 'remove'; readonly key: StoredJobKey; readonly settled: Settled };
+  | {
+      readonly kind: 'add';
+      readonly job: StoredJob;
+      readonly settled: Settled;
+      readonly tag: number;
+    }
+  | {
+      readonly kind: 'remove';
+      readonly key: StoredJobKey;
+      readonly settled: Settled;
+      readonly tag: number;
+    };
 
 const ignore: Settled = () => {};
 
@@ -212,11 +222,11 @@ export abstract class BatchingStore implements JobStore {
 
   add(job: StoredJob): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.addThen(job, (err) => (err ? reject(err) : resolve()));
+      this.addThen(job, (err) => (err ? reject(err) : resolve()), 0);
     });
   }
 
-  addThen(job: StoredJob, settled: Settled): void {
+  addThen(job: StoredJob, settled: Settled, tag: number): void {
     const refusal =
       this.#state === 'new' || this.#state === 'closed'
         ? new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`)
@@ -224,8 +234,8 @@ export abstract class BatchingStore implements JobStore {
           ? this.#unavailable()
           : this.refuse(job);
     // Never called back before returning: the caller may still be setting up for the answer.
-    if (refusal) queueMicrotask(() => settled(refusal));
-    else this.#enqueue({ kind: 'add', job, settled });
+    if (refusal) queueMicrotask(() => settled(refusal, tag));
+    else this.#enqueue({ kind: 'add', job, settled, tag });
   }
 
   remove(key: StoredJobKey): Promise<void> {
@@ -234,7 +244,12 @@ export abstract class BatchingStore implements JobStore {
         new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`),
       );
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ kind: 'remove', key, settled: (err) => (err ? reject(err) : resolve()) });
+      this.#enqueue({
+        kind: 'remove',
+        key,
+        settled: (err) => (err ? reject(err) : resolve()),
+        tag: 0,
+      });
     });
   }
 
@@ -273,7 +288,7 @@ export abstract class BatchingStore implements JobStore {
         'STORE_UNAVAILABLE',
         `${this.description}: closed before the database came back`,
       );
-      for (const op of leftover) op.settled(err);
+      for (const op of leftover) op.settled(err, op.tag);
     }
     await this.#reconnecting?.catch(() => {});
     await this.disconnect();
@@ -369,7 +384,7 @@ export abstract class BatchingStore implements JobStore {
       if (!this.commit) throw new Error(`${this.description}: the backend cannot commit`);
       await this.commit(coalesce(ops));
       this.commits++;
-      for (const op of ops) op.settled();
+      for (const op of ops) op.settled(undefined, op.tag);
       return;
     } catch (err) {
       if (this.isConnectionError(err) || this.#state !== 'up') {
@@ -410,7 +425,7 @@ export abstract class BatchingStore implements JobStore {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as Operation;
       const err = outcome?.[i];
-      if (err === undefined) op.settled();
+      if (err === undefined) op.settled(undefined, op.tag);
       else this.#fail(op, err);
     }
   }
@@ -426,7 +441,7 @@ export abstract class BatchingStore implements JobStore {
       cause: err,
     });
     this.log('ERROR', failure.message);
-    op.settled(failure);
+    op.settled(failure, op.tag);
   }
 
   /**
@@ -438,8 +453,8 @@ export abstract class BatchingStore implements JobStore {
     const requeue: Operation[] = [];
     for (const op of ops) {
       if (op.kind === 'add') {
-        op.settled(this.#unavailable());
-        requeue.push({ kind: 'remove', key: op.job, settled: ignore });
+        op.settled(this.#unavailable(), op.tag);
+        requeue.push({ kind: 'remove', key: op.job, settled: ignore, tag: 0 });
       } else {
         requeue.push(op);
       }

@@ -23,8 +23,11 @@ export interface StoredJob {
   readonly reducer?: string;
 }
 
-/** Called once when a store operation is over: with no error once it is committed. */
-export type Settled = (error?: Error) => void;
+/**
+ * Called once when a store operation is over: with no error once it is committed. `tag` is the
+ * number the caller gave with the operation, so one function can serve every job.
+ */
+export type Settled = (error: Error | undefined, tag: number) => void;
 
 /** The identity of a stored row. */
 export interface StoredJobKey {
@@ -46,11 +49,11 @@ export interface JobStore {
   /** Commits a job (insert or replace by key). Rejects with a `StoreError` on failure. */
   add(job: StoredJob): Promise<void>;
   /**
-   * `add` without a promise, for a busy server (a promise and its reactions per job cost
-   * measurable time): `settled` is called once — with no error after the commit, or with the
+   * `add` without a promise or a closure per job, for a busy server (they cost it measurable
+   * time): `settled` is called once with `tag` — with no error after the commit, or with the
    * `StoreError` that kept the job out — and never before `addThen` returns.
    */
-  addThen(job: StoredJob, settled: Settled): void;
+  addThen(job: StoredJob, settled: Settled, tag: number): void;
   /** Deletes a job; resolves when committed. A missing row is not an error. */
   remove(key: StoredJobKey): Promise<void>;
   /** Every stored job, for replay at start. */

@@ -464,13 +464,13 @@ export class ServerCore {
     const job = entry.job;
     job.fn.pending--;
     if (error !== undefined) {
+      this.log('ERROR', `store: cannot add job ${job.fn.textName}/${job.storeKey ?? ''}: ${error}`);
       job.storeKey = undefined;
       this.forget(job);
       this.answerHolders(entry, errorPacket('QUEUE_ERROR', error));
       for (const client of job.clients ?? []) this.conns.get(client)?.attached.delete(job);
       job.clients = undefined;
       job.state = JobState.DONE;
-      this.log('ERROR', `store refused job for ${job.fn.name}: ${error}`);
       return this.flush();
     }
     this.jobs.set(job);

@@ -381,22 +381,18 @@ export class NetServer implements ConnectionHost {
       queueMicrotask(() => this.commitSettled(token, undefined));
       return;
     }
-    const settled = (err?: Error): void => {
-      if (err === undefined) {
-        this.commitSettled(token, undefined);
-        return;
-      }
-      const text = describe(err);
-      this.log('ERROR', `store: cannot add job ${job.functionName}/${job.uniqueKey}: ${text}`);
-      this.commitSettled(token, text);
-    };
     try {
-      store.addThen(job, settled);
+      store.addThen(job, this.committed, token);
     } catch (err) {
       // A store that throws instead of answering: still answered, after this turn's effects.
-      queueMicrotask(() => settled(err instanceof Error ? err : new Error(String(err))));
+      queueMicrotask(() => this.commitSettled(token, describe(err)));
     }
   }
+
+  /** The store's answer for the commit `token` (the core logs a refusal). */
+  private readonly committed = (err: Error | undefined, token: number): void => {
+    this.commitSettled(token, err === undefined ? undefined : describe(err));
+  };
 
   private commitSettled(token: number, error: string | undefined): void {
     this.pendingCommits--;
