@@ -373,9 +373,12 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
           const restartCommand = process.env[`GEARBOX_FAULT_DB_RESTART_${db.toUpperCase()}`];
           if (restartCommand) {
             // While the database restarts: is it answering (a fresh connection each time), and
-            // what do schedule requests get? A request sent while it was seen down and answered
-            // before it was seen up again cannot have been committed, so must not be
-            // acknowledged; the acknowledged ones join the jobs that must run.
+            // what do schedule requests get? The acknowledged ones join the jobs that must run, so
+            // an acknowledgement without a commit shows up as a job that never ran. (Not as "sent
+            // while a fresh connection failed, yet acknowledged": connections the instances
+            // already hold may still commit while a shutdown refuses new ones, and a fresh
+            // connection can time out on a loaded machine — bug: that check failed in CI for
+            // requests that were committed and ran.)
             let restarting = true;
             const samples: { readonly from: number; readonly to: number; readonly up: boolean }[] =
               [];
@@ -430,12 +433,6 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
               const up = samples.slice(i + 1).find((x) => x.up);
               const end = up?.from ?? Date.now();
               outageMs += end - down.to;
-              for (const p of probes)
-                assert.ok(
-                  // 100 ms of margin: a commit already under way as the shutdown began.
-                  !(p.sent >= down.to + 100 && p.answered <= end),
-                  `a schedule request sent at +${p.sent - down.to} ms into an outage was acknowledged`,
-                );
             }
             probesAcknowledged = probes.length;
             assert.ok(outageMs > 0, 'the database was seen down during its restart');
