@@ -62,7 +62,7 @@ export function gearboxVersion(): string {
 }
 
 /** The configured store, not yet opened; `builtin` means none (jobs live in memory only). */
-function configuredStore(queue: QueueConfig, logger: Logger): JobStore | undefined {
+function configuredStore(queue: QueueConfig, logger: Logger): Promise<JobStore | undefined> {
   return createStore(queue, (level, message) => logger.log(level, `store: ${message}`));
 }
 
@@ -83,7 +83,7 @@ export async function startServer(
   let store: JobStore | undefined;
   let net: NetServer | undefined;
   try {
-    store = options.store ?? configuredStore(full.queue, logger);
+    store = options.store ?? (await configuredStore(full.queue, logger));
     const core = new ServerCore(
       {
         handlePrefix: full.jobHandlePrefix,

@@ -93,21 +93,26 @@ describe('defaultSqlitePath', () => {
 
 describe('createStore', () => {
   it('makes the backend a configuration names, and nothing for builtin', async () => {
-    assert.equal(createStore({ type: 'builtin' }), undefined);
-    assert.ok(createStore(parseStoreUrl('postgres://127.0.0.1/test')) instanceof PostgresStore);
-    assert.ok(createStore(parseStoreUrl('mysql://root@127.0.0.1/test')) instanceof MysqlStore);
-    assert.ok(createStore(parseStoreUrl('redis://127.0.0.1')) instanceof RedisStore);
+    assert.equal(await createStore({ type: 'builtin' }), undefined);
+    assert.ok(
+      (await createStore(parseStoreUrl('postgres://127.0.0.1/test'))) instanceof PostgresStore,
+    );
+    assert.ok(
+      (await createStore(parseStoreUrl('mysql://root@127.0.0.1/test'))) instanceof MysqlStore,
+    );
+    assert.ok((await createStore(parseStoreUrl('redis://127.0.0.1'))) instanceof RedisStore);
     const dir = mkdtempSync(join(tmpdir(), 'gearbox-open-store-'));
     try {
       const lines: string[] = [];
-      const store = createStore(parseStoreUrl(`sqlite://${dir}/q.sqlite?table=t1`), (level, m) =>
-        lines.push(`${level} ${m}`),
+      const store = await createStore(
+        parseStoreUrl(`sqlite://${dir}/q.sqlite?table=t1`),
+        (level, m) => lines.push(`${level} ${m}`),
       );
       assert.ok(store instanceof SqliteStore);
       await store.open();
       await store.add(job());
       await store.close();
-      const again = createStore({ type: 'sqlite', file: join(dir, 'q.sqlite'), table: 't1' });
+      const again = await createStore({ type: 'sqlite', file: join(dir, 'q.sqlite'), table: 't1' });
       assert.ok(again);
       await again.open();
       assert.equal((await replayAll(again)).length, 1);
