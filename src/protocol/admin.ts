@@ -47,6 +47,15 @@ export interface AdminJobRow {
   readonly queued: boolean;
 }
 
+/**
+ * A name as one listing field: NUL, CR and LF become `?`, so no name a peer chose (a client id, a
+ * unique, a function replayed from an old store) can end a row early or forge one.
+ */
+function field(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\0\r\n]/.test(text) ? text.replace(/[\0\r\n]/g, '?') : text;
+}
+
 function bytes(text: string): Buffer {
   return Buffer.from(text, 'latin1');
 }
@@ -70,20 +79,22 @@ const OK = bytes('OK\r\n');
 export const AdminReply = {
   /** `NAME\tTOTAL\tRUNNING\tWORKERS\n` per function, then `.\n`. */
   status(rows: Iterable<AdminStatusRow>): Buffer {
-    return list(map(rows, (r) => `${r.name}\t${r.total}\t${r.running}\t${r.workers}`));
+    return list(map(rows, (r) => `${field(r.name)}\t${r.total}\t${r.running}\t${r.workers}`));
   },
 
   /** `NAME\tHIGH\tNORMAL\tLOW\tWORKERS\n` per function, then `.\n`. */
   priorityStatus(rows: Iterable<AdminPriorityStatusRow>): Buffer {
-    return list(map(rows, (r) => `${r.name}\t${r.high}\t${r.normal}\t${r.low}\t${r.workers}`));
+    return list(
+      map(rows, (r) => `${field(r.name)}\t${r.high}\t${r.normal}\t${r.low}\t${r.workers}`),
+    );
   },
 
   /** `FD IP ID :` plus ` FUNC` per ability, per connection, then `.\n`. */
   workers(rows: Iterable<AdminWorkerRow>): Buffer {
     return list(
       map(rows, (r) => {
-        let line = `${r.fd} ${r.address} ${r.clientId} :`;
-        for (const name of r.functions) line += ` ${name}`;
+        let line = `${r.fd} ${r.address} ${field(r.clientId)} :`;
+        for (const name of r.functions) line += ` ${field(name)}`;
         return line;
       }),
     );
@@ -98,7 +109,7 @@ export const AdminReply = {
 
   /** One unique id per line (an empty line for an empty unique), then `.\n`. */
   showUniqueJobs(uniques: Iterable<string>): Buffer {
-    return list(uniques);
+    return list(map(uniques, field));
   },
 
   /** A bare `OK\r\n`. */

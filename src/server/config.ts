@@ -39,6 +39,11 @@ export interface ServerConfig {
   readonly roundRobin: boolean;
   /** `-w`: how many sleeping workers one new job wakes; 0 = all. */
   readonly workerWakeup: number;
+  /**
+   * `--fail-on-timeout`: a CAN_DO_TIMEOUT expiry ends the job with WORK_FAIL to its clients (as
+   * the protocol text says) instead of requeueing it (gearmand's behaviour, the default).
+   */
+  readonly failOnTimeout: boolean;
   /** `--job-handle-prefix`; default `H:<hostname>`. */
   readonly jobHandlePrefix: string;
   /** `--exceptions`: WORK_EXCEPTION forwarded to every client without OPTION_REQ. */
@@ -79,10 +84,12 @@ export function defaultServerConfig(): ServerConfig {
   return {
     listen: ['127.0.0.1'],
     port: 4730,
-    backlog: 32,
+    // gearmand's 32 makes a burst of connections wait for SYN retransmits (1 s each).
+    backlog: 1024,
     jobRetries: 0,
     roundRobin: false,
     workerWakeup: 0,
+    failOnTimeout: false,
     jobHandlePrefix: `H:${hostname()}`,
     exceptions: false,
     logFile: 'stderr',
@@ -213,7 +220,7 @@ const FLAGS: readonly FlagSpec[] = [
     long: 'backlog',
     short: 'b',
     value: 'N',
-    help: 'listen backlog (default 32)',
+    help: 'listen backlog (default 1024; gearmand: 32)',
     apply: (d, v, f) => (d.backlog = integer(f, v, 1, 65535)),
   },
   {
@@ -233,8 +240,13 @@ const FLAGS: readonly FlagSpec[] = [
     long: 'worker-wakeup',
     short: 'w',
     value: 'N',
-    help: 'sleeping workers woken per new job; 0 = all (default 0)',
+    help: 'sleeping workers woken per new job, N more every 100 ms while it waits; 0 = all (default 0)',
     apply: (d, v, f) => (d.workerWakeup = integer(f, v, 0, 2 ** 31 - 1)),
+  },
+  {
+    long: 'fail-on-timeout',
+    help: 'end a job whose CAN_DO_TIMEOUT expires with WORK_FAIL instead of requeueing it (as gearmand does)',
+    apply: (d) => (d.failOnTimeout = true),
   },
   {
     long: 'job-handle-prefix',
@@ -682,6 +694,7 @@ export function parseServerArgs(argv: readonly string[]): ParsedServerArgs {
     jobRetries: draft.jobRetries,
     roundRobin: draft.roundRobin,
     workerWakeup: draft.workerWakeup,
+    failOnTimeout: draft.failOnTimeout,
     jobHandlePrefix: draft.jobHandlePrefix,
     exceptions: draft.exceptions,
     logFile: draft.logFile,

@@ -90,6 +90,7 @@ export async function startServer(
         jobRetries: full.jobRetries,
         roundRobin: full.roundRobin,
         wakeWorkers: full.workerWakeup,
+        failOnTimeout: full.failOnTimeout,
         exceptions: full.exceptions,
         durable: store !== undefined,
         version: `1.1.20+gearbox-${gearboxVersion()}`,

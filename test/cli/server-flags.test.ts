@@ -44,6 +44,13 @@ describe('gearbox server flags', () => {
     assert.equal(c.verbose, 'ERROR');
     assert.equal(c.jobRetries, 0);
     assert.match(c.jobHandlePrefix, /^H:/);
+    assert.equal(c.workerWakeup, 0, 'every sleeping worker, as gearmand');
+    assert.equal(c.failOnTimeout, false, 'a timed-out job is requeued, as gearmand');
+    assert.equal(c.backlog, 1024, "larger than gearmand's 32: a connection burst must not stall");
+  });
+
+  it('--fail-on-timeout makes a CAN_DO_TIMEOUT expiry fail the job', () => {
+    assert.equal(config(['--fail-on-timeout']).failOnTimeout, true);
   });
 
   it('accepts long flags with a separate value, with =, and short flags attached', () => {

@@ -64,3 +64,21 @@ my $c = Gearman::Client->new(job_servers => ["127.0.0.1:$port"]);
 my $r = $c->do_task("slow_$suffix", $arg, { timeout => 60 });
 print defined $r ? "result=$$r\n" : "result=undef\n";
 `;
+
+/**
+ * A worker on one or more servers: `quick_*` answers its TAG; `long_*` appends `TAG:start` and,
+ * after SECONDS, `TAG:end` to DIR/runs. Arguments: TAG DIR SUFFIX SECONDS PORT [PORT...].
+ */
+export const PERL_WAKE_WORKER = String.raw`
+use strict; use warnings;
+use Gearman::Worker;
+my ($tag, $dir, $suffix, $seconds, @ports) = @ARGV;
+my $w = Gearman::Worker->new(job_servers => [map { "127.0.0.1:$_" } @ports]);
+my $note = sub { open(my $fh, '>>', "$dir/runs") or die "runs: $!"; print $fh "$_[0]\n"; close $fh; };
+$w->register_function("quick_$suffix" => sub { return $tag; });
+$w->register_function("long_$suffix" => sub {
+  $note->("$tag:start"); sleep $seconds; $note->("$tag:end"); return "$tag:done";
+});
+my $deadline = time + 90;
+$w->work(stop_if => sub { time > $deadline });
+`;

@@ -25,7 +25,11 @@ export interface CoreOptions {
   jobRetries: number;
   /** `-R`: the function just served moves to the end of that worker's abilities. */
   roundRobin: boolean;
-  /** `-w`: most sleeping workers woken per new job; 0 = no cap beyond one per new job. */
+  /**
+   * `-w`: most sleeping workers woken per new job; 0 = every sleeping worker of the function
+   * (gearmand's default). With a cap, more are woken every {@link REWAKE_DELAY_MS} while the
+   * function still has queued jobs, so a woken worker that never answers strands nothing.
+   */
   wakeWorkers: number;
   /** `--exceptions`: WORK_EXCEPTION is forwarded to every client as if it had opted in. */
   exceptions: boolean;
@@ -103,8 +107,9 @@ interface Ability {
  *   AWAKE     grabbing; GRAB_* with nothing to do answers NO_JOB and stays AWAKE
  *     └─ PRE_SLEEP ─┬─ a job is queued for one of its functions → NOOP at once, NOOP_SENT
  *                   └─ otherwise → SLEEPING (listed in `sleeping` of each of its functions)
- *   SLEEPING  a new runnable job of one of its functions (at most one sleeper per job, the
- *             longest asleep first, capped by -w) → NOOP → NOOP_SENT
+ *   SLEEPING  a new runnable job of one of its functions → NOOP → NOOP_SENT: every sleeper of
+ *             the function (as gearmand), or with -w N the N asleep longest, and N more each
+ *             REWAKE_DELAY_MS while the function's jobs still wait
  *   NOOP_SENT out of every `sleeping` set, never NOOPed twice; GRAB_* → AWAKE
  */
 /** What the core keeps per connection. */
@@ -148,6 +153,13 @@ const SUBMIT_KINDS = {
 } as const;
 
 const EPOCH_TIMER = 'epoch';
+/** Wakes more sleepers of the functions whose jobs still wait after a capped (`-w`) wake-up. */
+const REWAKE_TIMER = 'rewake';
+/**
+ * How long a job waits for the workers a capped wake-up chose before more are woken (the Perl
+ * Gearman::Server waits 0.1 s too). A worker may be busy with another server's job or hung.
+ */
+export const REWAKE_DELAY_MS = 100;
 const TIMEOUT_TIMER_PREFIX = 'timeout:';
 const MIN_CAN_DO_TIMEOUT = 1000;
 /** How far ahead a SUBMIT_JOB_SCHED schedule is searched before it is refused. */
@@ -180,6 +192,10 @@ const Errors = {
     'An exception was received for a job that does not exist',
   ),
   badSchedule: errorPacket('INVALID_ARGUMENT', 'Schedule matches no time'),
+  badFunctionName: errorPacket(
+    'INVALID_FUNCTION_NAME',
+    'Function name must not contain NUL, carriage return or newline',
+  ),
 } as const;
 
 /** `\0RES` and the JOB_CREATED type: the first 8 bytes of every JOB_CREATED packet. */
@@ -235,6 +251,16 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
   return true;
 }
 
+/**
+ * Whether a peer may create a function of this name: NUL, CR and LF would end or forge rows of
+ * the admin listings (`status`, `workers`). A TAB is allowed: Perl's Gearman::Worker joins its
+ * `prefix` to the name with one, and gearmand takes it.
+ */
+function acceptableFunctionName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return !/[\0\r\n]/.test(name);
+}
+
 /** C `atoi`: leading digits (optionally signed) or 0. */
 function atoi(text: string): number {
   const match = /^\s*([+-]?\d+)/.exec(text);
@@ -258,6 +284,9 @@ export class ServerCore {
   /** PENDING jobs by commit token, which is the job's id (a job is committed once). */
   private readonly pending = new Map<number, PendingPersist>();
   private readonly delayedJobs = new DelayHeap();
+  /** Functions with sleepers a capped wake-up left asleep, looked at when `rewake` fires. */
+  private readonly rewakeDue = new Set<FunctionQueue>();
+  private rewakeArmed = false;
   /** The time the `epoch` timer is armed for, or -1. */
   private epochTimerAt = -1;
   private nextJobId = 1;
@@ -492,6 +521,13 @@ export class ServerCore {
     if (key === EPOCH_TIMER) {
       this.epochTimerAt = -1;
       this.promoteDue();
+    } else if (key === REWAKE_TIMER) {
+      this.rewakeArmed = false;
+      const due = [...this.rewakeDue];
+      this.rewakeDue.clear();
+      for (const fn of due) {
+        if (this.functions.get(fn.name) === fn && fn.hasQueued) this.wake(fn, 1);
+      }
     } else if (key.startsWith(TIMEOUT_TIMER_PREFIX)) {
       const job = this.jobs.get(Number(key.slice(TIMEOUT_TIMER_PREFIX.length)));
       if (job !== undefined && job.state === JobState.RUNNING && job.timerArmed) {
@@ -585,6 +621,10 @@ export class ServerCore {
       return;
     }
     const fn = this.functionForBytes(fnBytes);
+    if (fn === undefined) {
+      this.send(conn.info.id, Errors.badFunctionName);
+      return;
+    }
     const unique = uniqueBytes.toString('latin1');
     const key = unique === '' ? undefined : unique === '-' ? data.toString('latin1') : unique;
     if (key !== undefined) {
@@ -730,7 +770,11 @@ export class ServerCore {
   // Workers
 
   private canDo(conn: Connection, name: string, timeout: number): void {
-    const fn = this.functionFor(name);
+    const fn = this.functionNamed(name);
+    if (fn === undefined) {
+      this.send(conn.info.id, Errors.badFunctionName);
+      return;
+    }
     conn.abilities.unshift({ fn, timeout });
     fn.workers++;
     if (conn.sleeping) {
@@ -772,11 +816,15 @@ export class ServerCore {
     for (const ability of conn.abilities) ability.fn.sleeping.add(conn.info.id);
   }
 
-  /** Wakes up to `count` sleeping workers of `fn` (capped by `-w`), longest asleep first. */
+  /**
+   * Wakes the sleeping workers of `fn` for `count` new runnable jobs: all of them, or with `-w N`
+   * up to N per job, longest asleep first. Each NOOP takes its worker out of every sleeping set,
+   * so the cost is the number woken. When a cap leaves sleepers, the `rewake` timer looks again.
+   */
   private wake(fn: FunctionQueue, count: number): void {
     if (fn.sleeping.size === 0 || this.draining) return;
     const cap = this.options.wakeWorkers;
-    let left = cap > 0 ? Math.min(count, cap) : count;
+    let left = cap > 0 ? cap * count : Infinity;
     for (const id of fn.sleeping) {
       if (left <= 0) break;
       const worker = this.conns.get(id);
@@ -787,6 +835,14 @@ export class ServerCore {
       this.noop(worker);
       left--;
     }
+    if (fn.sleeping.size > 0) this.armRewake(fn);
+  }
+
+  private armRewake(fn: FunctionQueue): void {
+    this.rewakeDue.add(fn);
+    if (this.rewakeArmed) return;
+    this.rewakeArmed = true;
+    this.out.push({ type: 'timer', key: REWAKE_TIMER, at: this.clock.now() + REWAKE_DELAY_MS });
   }
 
   /** Sends NOOP (once per sleep) and takes the worker out of the sleeping sets. */
@@ -1129,8 +1185,16 @@ export class ServerCore {
         } else {
           // gearmand drops the last character of the name when the line ends in a bare \n;
           // we keep the whole name on purpose.
-          this.functionFor(rest[1] ?? '');
-          this.send(id, AdminReply.ok());
+          const created = this.functionNamed(rest[1] ?? '');
+          this.send(
+            id,
+            created === undefined
+              ? AdminReply.error(
+                  'INVALID_FUNCTION_NAME',
+                  'Function name must not contain NUL, carriage return or newline',
+                )
+              : AdminReply.ok(),
+          );
         }
         return;
       case 'drop':
@@ -1245,15 +1309,23 @@ export class ServerCore {
     return fn;
   }
 
+  /** The function a peer names, created if new; undefined for a name it may not create. */
+  private functionNamed(name: string): FunctionQueue | undefined {
+    const fn = this.functions.get(name);
+    if (fn !== undefined) return fn;
+    return acceptableFunctionName(name) ? this.functionFor(name) : undefined;
+  }
+
   /**
-   * The function a packet names. Submitters tend to repeat one function, so the last one is
-   * checked first by its bytes, which spares a string and a hash lookup per packet.
+   * The function a packet names (see {@link functionNamed}). Submitters tend to repeat one
+   * function, so the last one is checked first by its bytes, which spares a string and a hash
+   * lookup per packet.
    */
-  private functionForBytes(name: Buffer): FunctionQueue {
+  private functionForBytes(name: Buffer): FunctionQueue | undefined {
     const last = this.lastFunction;
     if (last !== undefined && sameBytes(last.nameBytes, name)) return last;
-    const fn = this.functionFor(name.toString('latin1'));
-    this.lastFunction = fn;
+    const fn = this.functionNamed(name.toString('latin1'));
+    if (fn !== undefined) this.lastFunction = fn;
     return fn;
   }
 

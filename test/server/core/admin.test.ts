@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PacketType } from '../../../src/protocol/index.js';
-import { Harness, kinds } from './harness.js';
+import { brief, Harness, kinds } from './harness.js';
 
 const A = 1; // admin connection
 const W = 2;
@@ -169,5 +169,61 @@ describe('admin text protocol', () => {
     assert.equal(snap.connections, 3);
     assert.equal(snap.workers, 1);
     assert.equal(snap.counters.jobsCreated, 2);
+  });
+});
+
+describe('admin listing injection (bug: names went verbatim into status/workers, so a peer could forge rows)', () => {
+  it('refuses CAN_DO, CAN_DO_TIMEOUT and submissions naming a function with LF, CR or NUL', () => {
+    const h = setup();
+    for (const name of ['evil\n1\t0\t0\t0\n.', 'cr\rname', 'nul\0name']) {
+      assert.deepEqual(
+        brief(h.req(W, PacketType.CAN_DO, name)),
+        [
+          'ERROR INVALID_FUNCTION_NAME Function name must not contain NUL, carriage return or newline',
+        ],
+        JSON.stringify(name),
+      );
+    }
+    assert.deepEqual(brief(h.req(W, PacketType.CAN_DO_TIMEOUT, 'a\nb', '5000')), [
+      'ERROR INVALID_FUNCTION_NAME Function name must not contain NUL, carriage return or newline',
+    ]);
+    assert.deepEqual(brief(h.req(C, PacketType.SUBMIT_JOB_BG, 'x\ny', '', 'data')), [
+      'ERROR INVALID_FUNCTION_NAME Function name must not contain NUL, carriage return or newline',
+    ]);
+    assert.deepEqual(brief(h.req(C, PacketType.SUBMIT_JOB, 'x\ry', 'u', 'data')), [
+      'ERROR INVALID_FUNCTION_NAME Function name must not contain NUL, carriage return or newline',
+    ]);
+    assert.equal(h.admin(A, 'status\n'), '.\n', 'nothing was created');
+    assert.equal(
+      h.admin(A, 'workers\n'),
+      `31 127.0.0.1 - :\n40 10.0.0.7 - :\n33 127.0.0.1 - :\n.\n`,
+    );
+  });
+
+  it('keeps accepting a TAB, as Perl Gearman::Worker sends with its prefix option (shown as a column break)', () => {
+    const h = setup();
+    h.req(W, PacketType.CAN_DO, 'pfx\tjob');
+    h.submit(C, PacketType.SUBMIT_JOB_BG, 'pfx\tjob', '', 'x');
+    assert.equal(h.admin(A, 'status\n'), 'pfx\tjob\t1\t0\t1\n.\n');
+  });
+
+  it('refuses `create function` with a CR inside the name', () => {
+    const h = setup();
+    assert.equal(
+      h.admin(A, 'create function a\rb\r\n'),
+      'ERR INVALID_FUNCTION_NAME Function+name+must+not+contain+NUL,+carriage+return+or+newline\r\n',
+    );
+    assert.equal(h.admin(A, 'status\n'), '.\n');
+  });
+
+  it('shows client ids and uniques with LF, CR or NUL as ? in the listings', () => {
+    const h = setup();
+    h.req(W, PacketType.SET_CLIENT_ID, 'id\n99 6.6.6.6 forged :');
+    h.submit(C, PacketType.SUBMIT_JOB_BG, 'f', 'u\n.\nv', 'x');
+    assert.equal(
+      h.admin(A, 'workers\n'),
+      `31 127.0.0.1 - :\n40 10.0.0.7 id?99 6.6.6.6 forged : :\n33 127.0.0.1 - :\n.\n`,
+    );
+    assert.equal(h.admin(A, 'show unique jobs\n'), 'u?.?v\n.\n');
   });
 });

@@ -19,20 +19,57 @@ function sleepOn(h: Harness, worker: number, fn: string): void {
 }
 
 describe('sleeping workers', () => {
-  it('wakes one sleeping worker per new job, each at most once per sleep', () => {
+  it('wakes every sleeping worker of the function on a new job, as gearmand does (bug: only the longest asleep was woken, stranding the job behind a busy or hung worker)', () => {
     const h = setup();
     sleepOn(h, W, 'f');
     sleepOn(h, W2, 'f');
+    sleepOn(h, W3, 'g');
     const first = h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'a');
-    assert.deepEqual(brief(first), ['JOB_CREATED H:test:1', 'NOOP']);
-    const woken = first.find((e) => e.type === 'send' && e.conn !== C);
-    assert.equal(woken?.type === 'send' ? woken.conn : 0, W, 'the longest asleep first');
-    // The second job wakes the other worker, not W again.
-    const second = h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'b');
-    assert.deepEqual(brief(second, W2), ['NOOP']);
-    assert.deepEqual(brief(second, W), []);
-    // Nobody left asleep: a third job wakes no one.
-    assert.deepEqual(kinds(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'c')), ['send:1']);
+    assert.deepEqual(brief(first, C), ['JOB_CREATED H:test:1']);
+    assert.deepEqual(brief(first, W), ['NOOP']);
+    assert.deepEqual(brief(first, W2), ['NOOP']);
+    assert.deepEqual(brief(first, W3), [], 'a worker of another function sleeps on');
+    // Each is woken at most once per sleep: a second job wakes nobody.
+    assert.deepEqual(kinds(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'b')), ['send:1']);
+    // W takes a job and goes back to sleep while b still waits: woken at once by PRE_SLEEP.
+    assert.deepEqual(brief(h.req(W, PacketType.GRAB_JOB)), ['JOB_ASSIGN H:test:1 f a']);
+    assert.deepEqual(brief(h.req(W, PacketType.PRE_SLEEP)), ['NOOP']);
+  });
+
+  it('a worker that never answers its NOOP does not strand the job: the others were woken too', () => {
+    const h = setup();
+    sleepOn(h, W, 'f'); // asleep longest; it will never answer
+    sleepOn(h, W2, 'f');
+    const out = h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'a');
+    assert.deepEqual(brief(out, W2), ['NOOP']);
+    assert.deepEqual(brief(h.req(W2, PacketType.GRAB_JOB)), ['JOB_ASSIGN H:test:1 f a']);
+  });
+
+  it('with -w 1 wakes one worker per job, and more after a short delay while the job still waits', () => {
+    const h = setup({ wakeWorkers: 1 });
+    sleepOn(h, W, 'f');
+    sleepOn(h, W2, 'f');
+    sleepOn(h, W3, 'f');
+    const out = h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'a');
+    assert.deepEqual(brief(out, W), ['NOOP'], 'the longest asleep first');
+    assert.deepEqual(brief(out, W2), []);
+    const rewake = out.find((e) => e.type === 'timer' && e.key === 'rewake');
+    assert.ok(rewake?.type === 'timer', 'a re-wake timer is armed while sleepers remain');
+    assert.equal(rewake.at, h.clock.ms + 100);
+    // W does not answer; when the timer fires the job still waits, so the next sleeper is woken.
+    h.clock.ms += 100;
+    const later = h.timerFired('rewake');
+    assert.deepEqual(brief(later, W2), ['NOOP']);
+    assert.deepEqual(brief(later, W3), []);
+    assert.deepEqual(brief(h.req(W2, PacketType.GRAB_JOB)), ['JOB_ASSIGN H:test:1 f a']);
+    // Nothing waits any more: the next firing wakes nobody and arms nothing.
+    h.clock.ms += 100;
+    const idle = h.timerFired('rewake');
+    assert.deepEqual(brief(idle), []);
+    assert.equal(
+      idle.some((e) => e.type === 'timer' && e.key === 'rewake'),
+      false,
+    );
   });
 
   it('caps the number woken by -w when several jobs become runnable at once', () => {
@@ -41,11 +78,13 @@ describe('sleeping workers', () => {
     h.req(C, PacketType.SUBMIT_JOB_EPOCH, 'f', '', String(h.clock.ms / 1000 + 60), 'b');
     sleepOn(h, W, 'f');
     sleepOn(h, W2, 'f');
+    sleepOn(h, W3, 'f');
     h.clock.ms += 61_000;
-    // Each due job wakes at most one worker; two due jobs wake both sleepers.
+    // Each due job wakes at most one worker; two due jobs wake two of the three sleepers.
     const out = h.timerFired('epoch');
     assert.deepEqual(brief(out, W), ['NOOP']);
     assert.deepEqual(brief(out, W2), ['NOOP']);
+    assert.deepEqual(brief(out, W3), []);
   });
 
   it('answers PRE_SLEEP with an immediate NOOP when work is already waiting', () => {
@@ -170,16 +209,23 @@ describe('requeue and retries', () => {
     const a = h.submit(C, PacketType.SUBMIT_JOB, 'f', '', 'a');
     h.req(W, PacketType.GRAB_JOB);
     h.req(W, PacketType.WORK_STATUS, a, '1', '2');
-    sleepOn(h, W2, 'f');
-    sleepOn(h, W3, 'f');
-    assert.deepEqual(brief(h.req(C, PacketType.SUBMIT_JOB, 'f', '', 'b'), W2), ['NOOP']);
+    h.req(W2, PacketType.CAN_DO, 'f');
+    h.req(C, PacketType.SUBMIT_JOB, 'f', '', 'b');
     const out = h.disconnect(W);
     assert.deepEqual(brief(out, C), [], 'the client is not told');
-    assert.deepEqual(brief(out, W3), ['NOOP'], 'the requeued job wakes a sleeper');
     assert.deepEqual(brief(h.req(C, PacketType.GET_STATUS, a)), [`STATUS_RES ${a} 1 0 0 0`]);
     assert.deepEqual(brief(h.req(W2, PacketType.GRAB_JOB)), ['JOB_ASSIGN H:test:2 f b']);
     assert.deepEqual(brief(h.req(W2, PacketType.GRAB_JOB)), [`JOB_ASSIGN ${a} f a`]);
     assert.equal(h.admin(C2, 'show jobs\n'), `H:test:1\t1\t0\t0\nH:test:2\t0\t0\t0\n.\n`);
+  });
+
+  it('wakes a sleeping worker for a requeued job', () => {
+    const h = setup();
+    h.req(W, PacketType.CAN_DO, 'f');
+    h.submit(C, PacketType.SUBMIT_JOB, 'f', '', 'a');
+    h.req(W, PacketType.GRAB_JOB);
+    sleepOn(h, W2, 'f');
+    assert.deepEqual(brief(h.disconnect(W), W2), ['NOOP']);
   });
 
   it('with -j 2 drops the job after two attempts and sends WORK_FAIL', () => {
