@@ -52,7 +52,6 @@ export interface AdminJobRow {
  * unique, a function replayed from an old store) can end a row early or forge one.
  */
 function field(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return /[\0\r\n]/.test(text) ? text.replace(/[\0\r\n]/g, '?') : text;
 }
 

@@ -257,7 +257,6 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
  * `prefix` to the name with one, and gearmand takes it.
  */
 function acceptableFunctionName(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return !/[\0\r\n]/.test(name);
 }
 
