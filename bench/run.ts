@@ -40,6 +40,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --window N          unacknowledged background submits per connection (default ${DEFAULT_SHAPE.submitWindow})
   --fg-window N       foreground jobs in flight per client in fg-throughput (default ${DEFAULT_SHAPE.foregroundWindow})
   --connections N     submitting connections in bg-submit (default ${DEFAULT_SHAPE.submitConnections})
+  --e2e-workers N     workers in end-to-end (default ${DEFAULT_SHAPE.e2eWorkers})
   --agents 1|2        load-generator processes: 2 = workers and clients apart (default ${DEFAULT_SHAPE.agents})
   --uniques MODE      distinct (a UUID-shaped id per job, as libgearman sends) or empty (default ${DEFAULT_SHAPE.uniques})
   --gearmand PATH     gearmand binary (default ${defaultServerPaths.gearmand})
@@ -101,6 +102,7 @@ function parse(argv: string[]): CommandLine | 'help' {
       window: { type: 'string' },
       'fg-window': { type: 'string' },
       connections: { type: 'string' },
+      'e2e-workers': { type: 'string' },
       agents: { type: 'string' },
       uniques: { type: 'string' },
       gearmand: { type: 'string' },
@@ -146,6 +148,10 @@ function parse(argv: string[]): CommandLine | 'help' {
           'empty',
         ])[0] ?? DEFAULT_SHAPE.uniques,
       agents: positiveInt('--agents', values.agents, DEFAULT_SHAPE.agents) === 1 ? 1 : 2,
+      e2eWorkers: Math.max(
+        1,
+        positiveInt('--e2e-workers', values['e2e-workers'], DEFAULT_SHAPE.e2eWorkers),
+      ),
     },
     paths: {
       gearmand: values.gearmand ?? defaultServerPaths.gearmand,

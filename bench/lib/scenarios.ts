@@ -61,6 +61,8 @@ export interface LoadShape {
   readonly uniques: UniqueMode;
   /** Load-generator processes: 2 puts workers and clients apart, 1 puts them together. */
   readonly agents: 1 | 2;
+  /** Workers in the end-to-end scenario (how many sleep and are woken). */
+  readonly e2eWorkers: number;
 }
 
 /** The default load shape. */
@@ -70,6 +72,7 @@ export const DEFAULT_SHAPE: LoadShape = {
   submitConnections: 1,
   agents: 2,
   uniques: 'distinct',
+  e2eWorkers: 4,
 };
 
 /** What a scenario needs to run. */
@@ -223,14 +226,14 @@ const bgSubmit: Scenario = {
 
 const endToEnd: Scenario = {
   name: 'end-to-end',
-  summary: '2 clients submit background jobs, 4 workers complete them',
+  summary: '2 clients submit background jobs, 4 workers (--e2e-workers) complete them',
   run(ctx) {
     const jobs = splitEvenly(ctx.sizes.e2eJobs, 2) * 2;
     const workerTask: Task = {
       kind: 'workers',
       port: ctx.server.port,
       functionName: FUNCTION,
-      count: 4,
+      count: ctx.shape.e2eWorkers,
       target: jobs,
       resultBytes: 0,
     };

@@ -144,7 +144,7 @@ export class Decoder {
       if (length > this.limits.maxPacketSize) {
         throw new ProtocolError(
           'PACKET_TOO_LARGE',
-          `${packetName(type)} announces ${length} bytes, over the limit of ${this.limits.maxPacketSize}`,
+          `${packetName(type)} of ${length} bytes is over the limit of ${this.limits.maxPacketSize} bytes`,
         );
       }
       const start = pos + HEADER_SIZE;
@@ -189,7 +189,7 @@ export class Decoder {
     if (this.textLength + piece.length > this.limits.maxLineLength) {
       throw new ProtocolError(
         'LINE_TOO_LONG',
-        `admin command line longer than ${this.limits.maxLineLength} bytes`,
+        `Admin command line longer than ${this.limits.maxLineLength} bytes`,
       );
     }
     if (nl === -1) {

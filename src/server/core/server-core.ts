@@ -16,6 +16,7 @@ import { FunctionQueue } from './function-queue.js';
 import { Job, JobState } from './job.js';
 import { JobTable } from './job-table.js';
 import { nextScheduledTime } from './next-schedule.js';
+import { REFUSAL_SUMMARY_MS, StoreRefusals } from './store-refusals.js';
 
 /** How the core behaves; the `gearbox server` flags map onto these. */
 export interface CoreOptions {
@@ -155,6 +156,8 @@ const SUBMIT_KINDS = {
 const EPOCH_TIMER = 'epoch';
 /** Wakes more sleepers of the functions whose jobs still wait after a capped (`-w`) wake-up. */
 const REWAKE_TIMER = 'rewake';
+/** Sums up the store's refusals during an outage (see StoreRefusals). */
+const REFUSALS_TIMER = 'store-refusals';
 /**
  * How long a job waits for the workers a capped wake-up chose before more are woken (the Perl
  * Gearman::Server waits 0.1 s too). A worker may be busy with another server's job or hung.
@@ -286,6 +289,7 @@ export class ServerCore {
   /** Functions with sleepers a capped wake-up left asleep, looked at when `rewake` fires. */
   private readonly rewakeDue = new Set<FunctionQueue>();
   private rewakeArmed = false;
+  private readonly refusals = new StoreRefusals();
   /** The time the `epoch` timer is armed for, or -1. */
   private epochTimerAt = -1;
   private nextJobId = 1;
@@ -492,7 +496,11 @@ export class ServerCore {
     const job = entry.job;
     job.fn.pending--;
     if (error !== undefined) {
-      this.log('ERROR', `store: cannot add job ${job.fn.textName}/${job.storeKey ?? ''}: ${error}`);
+      const first = this.refusals.refused(`${job.fn.textName}/${job.storeKey ?? ''}`, error);
+      if (first !== undefined) {
+        this.log('ERROR', first);
+        this.armTimer(REFUSALS_TIMER, REFUSAL_SUMMARY_MS);
+      }
       job.storeKey = undefined;
       this.forget(job);
       this.answerHolders(entry, errorPacket('QUEUE_ERROR', error));
@@ -500,6 +508,10 @@ export class ServerCore {
       job.clients = undefined;
       job.state = JobState.DONE;
       return this.flush();
+    }
+    if (this.refusals.active) {
+      const back = this.refusals.committed();
+      if (back !== undefined) this.log('NOTICE', back);
     }
     this.jobs.set(job);
     this.answerHolders(entry, this.jobCreated(job));
@@ -520,6 +532,10 @@ export class ServerCore {
     if (key === EPOCH_TIMER) {
       this.epochTimerAt = -1;
       this.promoteDue();
+    } else if (key === REFUSALS_TIMER) {
+      const { line, again } = this.refusals.summary();
+      if (line !== undefined) this.log('ERROR', line);
+      if (again) this.armTimer(REFUSALS_TIMER, REFUSAL_SUMMARY_MS);
     } else if (key === REWAKE_TIMER) {
       this.rewakeArmed = false;
       const due = [...this.rewakeDue];
@@ -841,7 +857,11 @@ export class ServerCore {
     this.rewakeDue.add(fn);
     if (this.rewakeArmed) return;
     this.rewakeArmed = true;
-    this.out.push({ type: 'timer', key: REWAKE_TIMER, at: this.clock.now() + REWAKE_DELAY_MS });
+    this.armTimer(REWAKE_TIMER, REWAKE_DELAY_MS);
+  }
+
+  private armTimer(key: string, delayMs: number): void {
+    this.out.push({ type: 'timer', key, at: this.clock.now() + delayMs });
   }
 
   /** Sends NOOP (once per sleep) and takes the worker out of the sleeping sets. */

@@ -34,6 +34,13 @@ type ConnState = (typeof ConnState)[keyof typeof ConnState];
 const JOIN_LIMIT = 256 * 1024;
 
 /**
+ * How long a refused connection is kept half-closed, its input read and dropped, so that the
+ * peer reads the refusal: closing a socket with unread input resets it, and a reset can discard
+ * the reply before the peer has read it.
+ */
+const REFUSAL_LINGER_MS = 2000;
+
+/**
  * One accepted socket: its decoder, its ordered output (with holds for store commits) and its
  * flow control. The owning server applies the core's effects to it.
  */
@@ -48,6 +55,8 @@ export class Connection implements DecoderSink {
   private readPaused = false;
   /** The socket's own unsent bytes at the last flush. */
   private socketBacklog = 0;
+  /** Set by {@link refuse}: the close waits for the peer (or a deadline) instead of resetting. */
+  private lingerOnClose = false;
 
   constructor(
     readonly socket: Socket,
@@ -113,7 +122,8 @@ export class Connection implements DecoderSink {
     this.socketBacklog = this.socket.writableLength;
     if (this.state === ConnState.CLOSING && !this.output.holding && !this.output.hasReady) {
       this.state = ConnState.DEAD;
-      this.socket.end(() => this.socket.destroy());
+      if (this.lingerOnClose) this.endAndLinger();
+      else this.socket.end(() => this.socket.destroy());
     }
     return this.socketBacklog;
   }
@@ -138,6 +148,28 @@ export class Connection implements DecoderSink {
     if (this.state !== ConnState.OPEN) return;
     this.state = ConnState.CLOSING;
     this.socket.pause();
+  }
+
+  /**
+   * Refuses the peer: `reply` (the reason) goes out after what is already owed, then the socket
+   * is ended; what the peer still sends is read and dropped meanwhile (see REFUSAL_LINGER_MS).
+   */
+  refuse(reply: Buffer): void {
+    if (this.state !== ConnState.OPEN) return;
+    this.output.write(reply);
+    this.state = ConnState.CLOSING;
+    this.lingerOnClose = true;
+  }
+
+  private endAndLinger(): void {
+    const socket = this.socket;
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    // Input of a dead connection is ignored; reading it only keeps the kernel from a reset.
+    if (this.readPaused) this.readPaused = false;
+    socket.resume();
   }
 
   /** Destroys the socket now, dropping unsent output. */

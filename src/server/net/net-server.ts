@@ -7,6 +7,10 @@ import type { ConnectionId, ConnectionInfo, Effect, LogLevel } from '../core/eff
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Logger } from './logger.js';
 import type { HeldSegment } from './output-queue.js';
+import { PeerNotices } from './peer-notices.js';
+import { AdminReply } from '../../protocol/admin.js';
+import { encodePacket } from '../../protocol/encoder.js';
+import { Magic, PacketType } from '../../protocol/packet-types.js';
 
 /** The part of the core the I/O shell drives (`ServerCore` satisfies it). */
 export interface CorePort {
@@ -86,6 +90,10 @@ export class NetServer implements ConnectionHost {
   private stopping: Promise<void> | undefined;
   private readonly outputCap: number;
   private readonly pauseAt: number;
+  private readonly refusals = new PeerNotices(
+    (level, message) => this.log(level, message),
+    () => Date.now(),
+  );
   private resolveClosed!: () => void;
   /** Resolves once the server has stopped, whoever stopped it. */
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
@@ -181,6 +189,17 @@ export class NetServer implements ConnectionHost {
     try {
       conn.receive(chunk);
     } catch (err) {
+      const refusal = err instanceof ProtocolError ? refusalReply(err) : undefined;
+      if (refusal !== undefined) {
+        // Over a limit of ours: say so to the peer, and to the operator, before closing.
+        this.refusals.notice(
+          conn.info.address,
+          `${conn.peer}: ${refusal.reason}; refused and closing the connection`,
+        );
+        conn.refuse(refusal.reply);
+        this.scheduleFlush(conn);
+        return;
+      }
       if (err instanceof ProtocolError) {
         // gearmand's answer to broken framing: close without a reply.
         this.log('NOTICE', `${conn.peer}: ${err.message}; closing the connection`);
@@ -486,6 +505,21 @@ export class NetServer implements ConnectionHost {
     this.log('NOTICE', 'server stopped');
     this.resolveClosed();
   }
+}
+
+/** The reply to a peer that went over one of our limits, and the reason for the log. */
+function refusalReply(err: ProtocolError): { reply: Buffer; reason: string } | undefined {
+  if (err.code === 'PACKET_TOO_LARGE') {
+    const reason = `${err.message} (--max-packet-size)`;
+    return {
+      reply: encodePacket(Magic.RES, PacketType.ERROR, ['ARGUMENT_TOO_LARGE', reason]),
+      reason,
+    };
+  }
+  if (err.code === 'LINE_TOO_LONG') {
+    return { reply: AdminReply.error('ARGUMENT_TOO_LARGE', err.message), reason: err.message };
+  }
+  return undefined;
 }
 
 /** Runs a store call so that a synchronous throw becomes a rejection like any other failure. */

@@ -100,6 +100,41 @@ describe('durable background jobs', () => {
     assert.deepEqual(h.persistDone(token), [], 'a settled token is ignored');
   });
 
+  it('logs a store outage once and then a count every 5 s, not a line per refused job (bug: 255,132 lines in 4.5 s)', () => {
+    const h = setup();
+    const logs = (effects: readonly Effect[]): string[] =>
+      effects.flatMap((e) => (e.type === 'log' ? [`${e.level} ${e.message}`] : []));
+    const refuse = (i: number): Effect[] =>
+      h.persistDone(
+        persistOf(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', `u${i}`, 'a')).token,
+        'database unreachable',
+      );
+    const first = refuse(0);
+    assert.deepEqual(logs(first), ['ERROR store: cannot add job f/u0: database unreachable']);
+    const timer = first.find((e) => e.type === 'timer' && e.key === 'store-refusals');
+    assert.ok(timer?.type === 'timer' && timer.at === h.clock.ms + 5000);
+    let later: string[] = [];
+    for (let i = 1; i <= 1000; i++) later = later.concat(logs(refuse(i)));
+    assert.deepEqual(later, [], 'the rest are counted');
+    h.clock.ms += 5000;
+    const summary = h.timerFired('store-refusals');
+    assert.deepEqual(logs(summary), [
+      'ERROR store: 1000 more background job(s) refused in the last 5 s (last: database unreachable)',
+    ]);
+    assert.ok(summary.some((e) => e.type === 'timer' && e.key === 'store-refusals'));
+    refuse(1001);
+    const token = persistOf(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', 'ok', 'a')).token;
+    assert.deepEqual(logs(h.persistDone(token)), [
+      'NOTICE store: accepting background jobs again after 1002 refused',
+    ]);
+    h.clock.ms += 5000;
+    assert.deepEqual(logs(h.timerFired('store-refusals')), []);
+    // A new outage is news again.
+    assert.deepEqual(logs(refuse(2000)), [
+      'ERROR store: cannot add job f/u2000: database unreachable',
+    ]);
+  });
+
   it('persists every background kind, never foreground ones', () => {
     const h = setup();
     for (const type of [

@@ -9,6 +9,7 @@ import { PacketType, request } from '../../../src/protocol/index.js';
 import { skipUnless, serviceUrls } from '../../helpers/services.js';
 import { startGearboxServer } from '../../helpers/gearbox-cli.js';
 import { RawPeer } from '../../helpers/raw-peer.js';
+import { freePort, startProcess, type RunningServer } from '../../helpers/processes.js';
 
 const skip = await skipUnless('server store failure (redis)', 'redis');
 
@@ -57,5 +58,66 @@ describe('gearbox server when the store refuses a job', { skip }, () => {
       server.stderr(),
       /ERROR .*store: cannot add job timed\/e1: .*cannot keep epoch jobs/,
     );
+  });
+});
+
+const skipOutage = await skipUnless('server store outage (a redis-server of its own)', 'redis');
+
+/** A redis-server of the test's own on `port`, so the test may kill it. */
+function startOwnRedis(port: number): Promise<RunningServer> {
+  return startProcess(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    port,
+  );
+}
+
+describe('gearbox server during a store outage', { skip: skipOutage }, () => {
+  it('logs the outage once and then counts, instead of a line per refused job (bug: a log flood)', async () => {
+    const port = await freePort();
+    let redis = await startOwnRedis(port);
+    const server = await startGearboxServer([
+      '--store',
+      `redis://127.0.0.1:${port}`,
+      '--verbose',
+      'NOTICE',
+    ]);
+    try {
+      const client = await RawPeer.connect(server.port);
+      client.write(request(PacketType.SUBMIT_JOB_BG, 'f', 'before', 'x'));
+      assert.equal((await client.nextPacket()).type, PacketType.JOB_CREATED);
+      await redis.stop('SIGKILL');
+      const refused = 2000;
+      const batch: Buffer[] = [];
+      for (let i = 0; i < refused; i++)
+        batch.push(request(PacketType.SUBMIT_JOB_BG, 'f', `o${i}`, 'x'));
+      client.write(Buffer.concat(batch));
+      for (let i = 0; i < refused; i++) {
+        const reply = await client.nextPacket();
+        assert.equal(reply.type, PacketType.ERROR);
+        assert.equal(reply.args[0]?.toString(), 'QUEUE_ERROR');
+      }
+      const during = server
+        .stderr()
+        .split('\n')
+        .filter((l) => /cannot add job|job\(s\) refused/.test(l));
+      assert.ok(
+        during.length >= 1 && during.length <= 3,
+        `a few lines, not one per job:\n${during.join('\n')}`,
+      );
+      redis = await startOwnRedis(port);
+      let created = false;
+      for (let i = 0; i < 100 && !created; i++) {
+        client.write(request(PacketType.SUBMIT_JOB_BG, 'f', `after${i}`, 'x'));
+        created = (await client.nextPacket()).type === PacketType.JOB_CREATED;
+        if (!created) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(created, 'accepted again once Redis is back');
+      assert.match(server.stderr(), /store: accepting background jobs again after \d+ refused/);
+      client.close();
+    } finally {
+      await server.stop();
+      await redis.stop();
+    }
   });
 });
