@@ -123,9 +123,15 @@ export async function readCpuMs(pid: number): Promise<number> {
 }
 
 /** Starts a server of the given kind on a free port and waits until it accepts connections. */
-export async function startServer(kind: ServerKind, paths: ServerPaths): Promise<ServerProcess> {
+export async function startServer(
+  kind: ServerKind,
+  paths: ServerPaths,
+  extraArgs: readonly string[] = [],
+): Promise<ServerProcess> {
   const port = await freePort();
-  const { file, args } = serverCommand(kind, port, paths);
+  const command = serverCommand(kind, port, paths);
+  const file = command.file;
+  const args = [...command.args, ...extraArgs];
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   trackChild(child);
   let stderr = '';

@@ -85,7 +85,7 @@ export function defaultServerConfig(): ServerConfig {
     listen: ['127.0.0.1'],
     port: 4730,
     // gearmand's 32 makes a burst of connections wait for SYN retransmits (1 s each).
-    backlog: 1024,
+    backlog: 4096,
     jobRetries: 0,
     roundRobin: false,
     workerWakeup: 0,
@@ -220,7 +220,7 @@ const FLAGS: readonly FlagSpec[] = [
     long: 'backlog',
     short: 'b',
     value: 'N',
-    help: 'listen backlog (default 1024; gearmand: 32)',
+    help: 'listen backlog (default 4096, capped by net.core.somaxconn; gearmand: 32)',
     apply: (d, v, f) => (d.backlog = integer(f, v, 1, 65535)),
   },
   {

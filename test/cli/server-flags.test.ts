@@ -46,7 +46,7 @@ describe('gearbox server flags', () => {
     assert.match(c.jobHandlePrefix, /^H:/);
     assert.equal(c.workerWakeup, 0, 'every sleeping worker, as gearmand');
     assert.equal(c.failOnTimeout, false, 'a timed-out job is requeued, as gearmand');
-    assert.equal(c.backlog, 1024, "larger than gearmand's 32: a connection burst must not stall");
+    assert.equal(c.backlog, 4096, "larger than gearmand's 32: a connection burst must not stall");
   });
 
   it('--fail-on-timeout makes a CAN_DO_TIMEOUT expiry fail the job', () => {
