@@ -32,7 +32,7 @@ describe('gearbox scheduler (CLI)', async () => {
     const badNumber = await runCli(['--store', 'sqlite:/tmp/x', '--lease', 'soon']);
     assert.equal(badNumber.code, 2);
     assert.match(badNumber.stderr, /--lease must be a number of seconds/);
-    const badGrace = await runCli(['--store', 'sqlite:/tmp/x', '--stop-grace', '-1']);
+    const badGrace = await runCli(['--store', 'sqlite:/tmp/x', '--stop-grace', 'later']);
     assert.equal(badGrace.code, 2);
     assert.match(badGrace.stderr, /--stop-grace must be a number of seconds/);
     const help = await runCli(['--help']);
