@@ -12,15 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
 import { JobExceptionError } from '../../src/client/errors.js';
-import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import { SchedulerService } from '../../src/scheduler/scheduler-service.js';
 import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
-import { SqliteBackend } from '../../src/scheduler/sqlite-backend.js';
 import { Worker } from '../../src/worker/worker.js';
 import { startGearbox, type RunningServer } from '../helpers/processes.js';
-import { serviceUrls, skipUnless } from '../helpers/services.js';
-import { randomTable } from './store-backends.js';
+import { skipUnless } from '../helpers/services.js';
+import { randomTable, serviceDatabase } from './store-backends.js';
 
 const LAST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const MAX_PAYLOAD = 4 * 1024 * 1024;
@@ -37,13 +34,8 @@ for (const store of ['postgres', 'mysql', 'sqlite'] as const) {
     }
     const table = randomTable();
     const dir = mkdtempSync(join(tmpdir(), 'gearbox-sched-refuse-'));
-    const file = join(dir, 'jobs.sqlite');
-    const storeUrl =
-      store === 'sqlite'
-        ? `sqlite:${file}`
-        : store === 'postgres'
-          ? serviceUrls.postgres
-          : serviceUrls.mysql;
+    const database = serviceDatabase(store, dir);
+    const storeUrl = database.url;
     const target = `refuse_target_${table}`;
     let jobServer: RunningServer;
     let service: SchedulerService;
@@ -61,12 +53,7 @@ for (const store of ['postgres', 'mysql', 'sqlite'] as const) {
         table,
         scheduler: { pollIntervalMs: 1_000 },
       });
-      db =
-        store === 'sqlite'
-          ? new SqliteBackend(file)
-          : store === 'postgres'
-            ? new PostgresBackend(serviceUrls.postgres)
-            : new MysqlBackend(serviceUrls.mysql);
+      db = database.connect();
       worker = new Worker({ servers });
       worker.register(target, (job) => {
         runs.push(job.workload);

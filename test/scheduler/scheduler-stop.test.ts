@@ -12,10 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
-import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
-import { SqliteBackend } from '../../src/scheduler/sqlite-backend.js';
 import { Worker } from '../../src/worker/worker.js';
 import {
   gearboxMain,
@@ -23,8 +20,8 @@ import {
   startGearmand,
   type RunningServer,
 } from '../helpers/processes.js';
-import { serviceUrls, skipUnless, type ServiceName } from '../helpers/services.js';
-import { randomTable } from './store-backends.js';
+import { skipUnless, type ServiceName } from '../helpers/services.js';
+import { randomTable, serviceDatabase } from './store-backends.js';
 
 /** Generous: the stop must not wait for the dispatch; the bound only catches a wait of seconds. */
 const STOP_BOUND_MS = 3_000;
@@ -85,13 +82,8 @@ for (const { server, store } of scenarios) {
       async (t) => {
         const dir = mkdtempSync(join(tmpdir(), 'gearbox-sched-stop-'));
         const table = randomTable();
-        const file = join(dir, 'jobs.sqlite');
-        const storeUrl =
-          store === 'sqlite'
-            ? `sqlite:${file}`
-            : store === 'postgres'
-              ? serviceUrls.postgres
-              : serviceUrls.mysql;
+        const database = serviceDatabase(store, dir);
+        const storeUrl = database.url;
         const target = `stop_target_${table}`;
         const jobServer: RunningServer =
           server === 'gearmand' ? await startGearmand() : await startGearbox();
@@ -115,12 +107,7 @@ for (const { server, store } of scenarios) {
           runs.push(job.unique);
           return 'ok';
         });
-        const db: SqlBackend =
-          store === 'sqlite'
-            ? new SqliteBackend(file)
-            : store === 'postgres'
-              ? new PostgresBackend(serviceUrls.postgres)
-              : new MysqlBackend(serviceUrls.mysql);
+        const db: SqlBackend = database.connect();
         const call = async (fn: string, body: unknown): Promise<Record<string, unknown>> =>
           JSON.parse(
             (await client.run(fn, JSON.stringify(body), { timeout: 2_000 })).text(),
