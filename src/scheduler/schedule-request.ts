@@ -58,10 +58,6 @@ const MAX_DELAY_SECONDS = 10 * 366 * 86_400;
  */
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/;
-const MONTH_NAMES =
-  'January February March April May June July August September October November December'.split(
-    ' ',
-  );
 /** Lone UTF-16 surrogates: they would be stored as U+FFFD, another name than the one given. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -111,25 +107,15 @@ function daysIn(year: number, month: number): number {
 function calendarFault(text: string): string | null {
   const m = ISO_8601.exec(text);
   if (!m) return 'it is not ISO 8601';
-  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m
-    .slice(1)
-    .map((v) => (v === undefined ? 0 : Number(v))) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const field = (i: number): number => Number(m[i] ?? 0);
+  const [year, month, day] = [field(1), field(2), field(3)];
   if (month < 1 || month > 12) return `there is no month ${month}`;
   if (day < 1 || day > daysIn(year, month))
-    return `${MONTH_NAMES[month - 1]} ${year} has no day ${day}`;
-  if (hour > 23) return `hour ${hour} is past 23`;
-  if (minute > 59) return `minute ${minute} is past 59`;
-  if (second > 59) return `second ${second} is past 59`;
-  if (offsetHours > 23 || offsetMinutes > 59) return 'its UTC offset is not one';
+    return `${text.slice(0, 7)} has ${daysIn(year, month)} days`;
+  if (field(4) > 23) return `hour ${field(4)} is past 23`;
+  if (field(5) > 59) return `minute ${field(5)} is past 59`;
+  if (field(6) > 59) return `second ${field(6)} is past 59`;
+  if (field(7) > 23 || field(8) > 59) return 'its UTC offset is not one';
   return null;
 }
 
@@ -141,10 +127,10 @@ function timeOf(value: unknown): number {
   if (typeof value === 'string') {
     const text = value.trim();
     const fault = calendarFault(text);
-    const ms = fault === null ? Date.parse(text) : NaN;
+    const ms = Date.parse(text);
     if (fault === null && Number.isFinite(ms)) return checkRunAt(ms, `'at'`);
     invalid(
-      `'at' must be an ISO 8601 time or Unix milliseconds, got ${JSON.stringify(value)}${fault === null ? '' : `: ${fault}`}`,
+      `'at' must be an ISO 8601 time or Unix milliseconds, got ${JSON.stringify(value)}${fault ? `: ${fault}` : ''}`,
     );
   }
   return invalid(

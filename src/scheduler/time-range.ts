@@ -9,12 +9,12 @@ import { SchedulerError } from './errors.js';
  * value") and past 9.22e18 BIGINT does; a job whose time could not be written back to its caller
  * was stored all the same, so the bound is checked before anything is stored.
  */
-export const EARLIEST_RUN_AT_MS = 0;
+const EARLIEST_RUN_AT_MS = 0;
 /** 9999-12-31T23:59:59.999Z. */
 export const LATEST_RUN_AT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** True when `ms` is a whole number of milliseconds in the accepted range. */
-export function inRunAtRange(ms: number): boolean {
+function inRunAtRange(ms: number): boolean {
   return Number.isInteger(ms) && ms >= EARLIEST_RUN_AT_MS && ms <= LATEST_RUN_AT_MS;
 }
 
