@@ -9,7 +9,7 @@ import { GearboxError } from '../protocol/errors.js';
 import { HistoryLog } from '../scheduler/history-log.js';
 import { DEFAULT_FUNCTION_PREFIX } from '../scheduler/scheduler-functions.js';
 import { SchedulerService } from '../scheduler/scheduler-service.js';
-import type { SchedulerEvent } from '../scheduler/scheduler.js';
+import { DEFAULT_STOP_GRACE_MS, type SchedulerEvent } from '../scheduler/scheduler.js';
 import { DEFAULT_SCHEDULER_TABLE } from '../scheduler/sql-scheduler-store.js';
 
 const HELP = `usage: gearbox scheduler --store <url> [options]
@@ -31,6 +31,8 @@ options:
   --batch <n>               jobs per claim transaction (default 200)
   --max-in-flight <n>       dispatches in flight at most (default 2000)
   --dispatch-timeout <s>    a foreground dispatch longer than this fails (default none)
+  --stop-grace <s>          on SIGTERM, how long dispatches in flight may finish before their
+                            jobs are released to other instances (default 0.5)
   --max-attempts <n>        default max_attempts of a job (default 5)
   --backoff <seconds>       default first retry delay (default 5)
   --keep-finished <s>       delete done/cancelled rows after this long; 0 keeps them (default 86400)
@@ -76,6 +78,7 @@ function describeEvent(e: SchedulerEvent): string {
 /** Runs the scheduler until SIGTERM or SIGINT; resolves to the exit status. */
 export async function run(argv: string[]): Promise<number> {
   let service: SchedulerService;
+  let stopGraceMs: number;
   try {
     const { values } = parseArgs({
       args: argv,
@@ -91,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
         batch: { type: 'string' },
         'max-in-flight': { type: 'string' },
         'dispatch-timeout': { type: 'string' },
+        'stop-grace': { type: 'string' },
         'max-attempts': { type: 'string' },
         backoff: { type: 'string' },
         'keep-finished': { type: 'string' },
@@ -114,6 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     // before the claimed jobs are dispatched.
     let crashAfterClaims = Number(process.env.GEARBOX_SCHEDULER_CRASH_AFTER_CLAIMS ?? 0);
     const dispatchTimeout = values['dispatch-timeout'];
+    stopGraceMs = seconds(values['stop-grace'], 'stop-grace', DEFAULT_STOP_GRACE_MS / 1000) * 1000;
     service = await SchedulerService.start({
       servers: values.servers ?? '127.0.0.1:4730',
       store,
@@ -156,6 +161,6 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   console.error(`gearbox scheduler: ${signal}, stopping`);
-  await service.stop();
+  await service.stop(stopGraceMs);
   return 0;
 }

@@ -2,6 +2,7 @@ import { SchedulerError } from './errors.js';
 import {
   DEFAULT_SCHEDULE_DEFAULTS,
   parseCancelRequest,
+  parseDeadRequest,
   parseJobId,
   parseJsonObject,
   parseScheduleRequest,
@@ -9,6 +10,7 @@ import {
 } from './schedule-request.js';
 import type { Scheduler } from './scheduler.js';
 import type { JobStatus, SchedulerStore } from './scheduler-store.js';
+import { isoTime } from './time-range.js';
 
 /** The default prefix of the function names: `gearbox.schedule`, `gearbox.cancel`, … */
 export const DEFAULT_FUNCTION_PREFIX = 'gearbox.';
@@ -36,14 +38,14 @@ function statusJson(s: JobStatus): Record<string, unknown> {
     state: s.state,
     attempts: s.attempts,
     max_attempts: s.maxAttempts,
-    next_run: new Date(s.runAt).toISOString(),
+    next_run: isoTime(s.runAt),
     next_run_ms: s.runAt,
     last_error: s.lastError,
     cron: s.cron,
     timezone: s.timeZone,
     schedule_id: s.scheduleId,
-    created_at: new Date(s.createdAt).toISOString(),
-    updated_at: new Date(s.updatedAt).toISOString(),
+    created_at: isoTime(s.createdAt),
+    updated_at: isoTime(s.updatedAt),
   };
 }
 
@@ -85,7 +87,7 @@ export function schedulerFunctions(
     const result = await storing('storing the job', () => scheduler.schedule(job));
     return JSON.stringify({
       id: result.id,
-      run_at: new Date(result.runAt).toISOString(),
+      run_at: isoTime(result.runAt),
       run_at_ms: result.runAt,
       existing: result.existing,
     });
@@ -112,15 +114,8 @@ export function schedulerFunctions(
     [
       `${prefix}dead`,
       async (payload) => {
-        const r = payload.length === 0 ? {} : parseJsonObject(payload, 'dead');
-        if (r.function !== undefined && typeof r.function !== 'string')
-          throw new SchedulerError('INVALID_REQUEST', `'function' must be a string`);
-        const limit = r.limit ?? 100;
-        if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000)
-          throw new SchedulerError('INVALID_REQUEST', `'limit' must be an integer from 1 to 1000`);
-        const jobs = await storing('listing dead jobs', () =>
-          store.listDead({ functionName: r.function as string | undefined, limit }),
-        );
+        const request = parseDeadRequest(payload);
+        const jobs = await storing('listing dead jobs', () => store.listDead(request));
         return JSON.stringify({ jobs: jobs.map(statusJson) });
       },
     ],
@@ -131,7 +126,7 @@ export function schedulerFunctions(
         const result = await storing('re-run', () => scheduler.rerun(id));
         return JSON.stringify({
           id: result.id,
-          run_at: new Date(result.runAt).toISOString(),
+          run_at: isoTime(result.runAt),
           run_at_ms: result.runAt,
         });
       },

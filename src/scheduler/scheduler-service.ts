@@ -4,7 +4,12 @@ import type { Dispatcher } from './dispatcher.js';
 import type { FunctionHost } from './function-host.js';
 import { openSchedulerStore } from './open-store.js';
 import type { ScheduleDefaults } from './schedule-request.js';
-import { Scheduler, type SchedulerEvent, type SchedulerOptions } from './scheduler.js';
+import {
+  DEFAULT_STOP_GRACE_MS,
+  Scheduler,
+  type SchedulerEvent,
+  type SchedulerOptions,
+} from './scheduler.js';
 import { schedulerFunctions } from './scheduler-functions.js';
 import type { SchedulerStore } from './scheduler-store.js';
 import { WorkerFunctionHost } from './worker-function-host.js';
@@ -82,10 +87,13 @@ export class SchedulerService {
     return new SchedulerService(store, scheduler, dispatcher, host);
   }
 
-  /** Stops serving, lets dispatches in flight finish (up to `drainMs`), and closes everything. */
-  async stop(drainMs = 10_000): Promise<void> {
+  /**
+   * Stops serving, lets dispatches in flight finish for up to `graceMs` and releases the jobs
+   * of those still waiting (see {@link Scheduler.stop}), and closes everything.
+   */
+  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
     await this.host.stop().catch(() => undefined);
-    await this.scheduler.stop(drainMs);
+    await this.scheduler.stop(graceMs);
     await this.dispatcher.close().catch(() => undefined);
     await this.store.close();
   }

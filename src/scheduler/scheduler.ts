@@ -78,6 +78,12 @@ export interface SchedulerOptions {
 const CONTENDED_RETRY_MS = 5;
 /** After a store error, wait this long before the next cycle. */
 const ERROR_RETRY_MS = 500;
+/** How long `stop()` lets dispatches in flight finish before it hands them back, by default. */
+export const DEFAULT_STOP_GRACE_MS = 500;
+/** How long `stop()` then waits for those releases to commit. */
+const RELEASE_WAIT_MS = 5_000;
+/** What a dispatch still running at the end of a stop's grace turns into. */
+const ABANDONED = Symbol('abandoned');
 
 /**
  * One scheduler instance: claims due jobs from the shared store and dispatches them.
@@ -88,7 +94,10 @@ const ERROR_RETRY_MS = 500;
  *   cycling: claim batches until one comes back short or dispatch capacity is full,
  *     then ask the store for the next wake time ──▶ idle
  *   a wake() while cycling sets `again`, so the cycle repeats once it ends
- *   stopped: no timers; in-flight dispatches finish and record their outcome.
+ *   stopping: no more claims; dispatches in flight have a short grace to finish and record
+ *     their outcome, then each one still waiting is abandoned and its job released (fenced by
+ *     its token, due at once, no attempt counted)
+ *   stopped: no timers, nothing in flight.
  */
 export class Scheduler {
   readonly owner: string;
@@ -121,6 +130,8 @@ export class Scheduler {
   private completions: ClaimedJob[] = [];
   private flushing: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
+  /** Per job in flight: abandons its dispatch (a stop whose grace ran out). */
+  private readonly abandoners = new Map<string, () => void>();
 
   constructor(options: SchedulerOptions) {
     this.store = options.store;
@@ -167,24 +178,23 @@ export class Scheduler {
   }
 
   /**
-   * Stops claiming, waits up to `drainMs` for dispatches in flight to finish and be recorded,
-   * and stops listening. Jobs still in flight afterwards keep their lease until it expires.
+   * Stops claiming, lets dispatches in flight finish and be recorded for up to `graceMs`, then
+   * releases the jobs of those still waiting (a foreground job no worker takes never answers),
+   * and stops listening. A released job is due at once for another instance or the next start,
+   * instead of after its lease. Its abandoned dispatch goes with the dispatcher's connection
+   * (job servers drop a foreground job whose last client left), so a job a worker had already
+   * started runs again: at least once, as after a crash. A release that cannot be committed
+   * (the database is away) leaves the job to its lease.
    */
-  async stop(drainMs = 10_000): Promise<void> {
+  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
     this.running = false;
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
     this.armedAt = Infinity;
     await this.cycling;
-    if (this.inFlight.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, drainMs);
-        timer.unref();
-        this.idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+    if (!(await this.idle(graceMs))) {
+      for (const abandon of this.abandoners.values()) abandon();
+      await this.idle(RELEASE_WAIT_MS);
     }
     if (this.renewTimer !== null) this.clock.clearTimer(this.renewTimer);
     this.renewTimer = null;
@@ -192,6 +202,19 @@ export class Scheduler {
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = null;
     await unsubscribe?.().catch(() => undefined);
+  }
+
+  /** Resolves to true once nothing is in flight, or to false after `ms`. */
+  private idle(ms: number): Promise<boolean> {
+    if (this.inFlight.size === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      // Not unref'd: the caller awaits the stop, and the process must live until it is done.
+      const timer = setTimeout(() => resolve(false), ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   /** Stores a job and, if it is due before the armed timer, re-arms. */
@@ -334,23 +357,39 @@ export class Scheduler {
     this.inFlight.set(job.id, job);
     const unique = this.dispatchUnique(job);
     this.emit({ type: 'dispatched', job, at: this.clock.now(), unique });
-    let outcome: DispatchOutcome;
+    // One promise per dispatch, not one shared by all: a race against a shared promise that
+    // never settles would keep a reaction alive for every dispatch the instance ever made.
+    const abandoned = new Promise<typeof ABANDONED>((resolve) =>
+      this.abandoners.set(job.id, () => resolve(ABANDONED)),
+    );
+    let outcome: DispatchOutcome | typeof ABANDONED;
     try {
-      outcome = await this.dispatcher.dispatch({
-        functionName: job.functionName,
-        payload: job.payload,
-        unique,
-        priority: job.priority,
-        background: job.background,
-      });
+      outcome = await Promise.race([
+        this.dispatcher.dispatch({
+          functionName: job.functionName,
+          payload: job.payload,
+          unique,
+          priority: job.priority,
+          background: job.background,
+        }),
+        abandoned,
+      ]);
     } catch (error) {
       outcome = {
         status: 'unknown',
         reason: error instanceof Error ? error.message : String(error),
       };
+    } finally {
+      this.abandoners.delete(job.id);
     }
     try {
-      if (outcome.status === 'complete') {
+      if (outcome === ABANDONED) {
+        // Stopping: hand the job back now rather than make everyone wait for the lease. The
+        // token fences it: if the lease was lost meanwhile, the release changes nothing.
+        const reason = 'the scheduler instance stopped before the dispatch finished';
+        await this.store.release(job, 0, reason);
+        this.emit({ type: 'released', job, at: this.clock.now(), reason });
+      } else if (outcome.status === 'complete') {
         await this.complete(job);
       } else if (outcome.status === 'failed') {
         const delay = retryDelay(job.attempts + 1, job.backoffMs, this.maxBackoffMs, this.random);

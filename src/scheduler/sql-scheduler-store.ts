@@ -2,6 +2,7 @@ import type { Priority } from '../protocol/packet-types.js';
 import { CronExpression } from './cron.js';
 import { SchedulerError } from './errors.js';
 import { checkTableName, type SqlBackend, type SqlExecutor, type SqlRow } from './sql-backend.js';
+import { checkRunAt, LATEST_RUN_AT_MS } from './time-range.js';
 import type {
   CancelTarget,
   ClaimBatch,
@@ -76,10 +77,20 @@ function clip(text: string): string {
   return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
 }
 
-/** A job id as the tables key it: a positive integer, given as a string. */
+/**
+ * A job id as the tables key it: a positive integer, given as a string. Ids travel to the
+ * database as numbers, so one past 2^53 would be rounded to another job's id.
+ */
 function checkId(id: string): string {
-  if (!/^\d{1,18}$/.test(id)) throw new SchedulerError('INVALID_REQUEST', `invalid job id '${id}'`);
+  if (!/^\d{1,16}$/.test(id) || !Number.isSafeInteger(Number(id)))
+    throw new SchedulerError('INVALID_REQUEST', `invalid job id '${id}'`);
   return id;
+}
+
+/** A cron schedule's next tick after `after`, or null when there is none in the accepted range. */
+function nextTick(cron: CronExpression, after: number, timeZone: string): number | null {
+  const next = cron.next(after, timeZone);
+  return next !== null && next <= LATEST_RUN_AT_MS ? next : null;
 }
 
 /**
@@ -132,7 +143,7 @@ export class SqlSchedulerStore implements SchedulerStore {
       if (job.timing.kind === 'at') runAt = job.timing.at;
       else if (job.timing.kind === 'after') runAt = now + job.timing.delayMs;
       else {
-        const first = cron?.next(now, job.timing.timeZone) ?? null;
+        const first = cron ? nextTick(cron, now, job.timing.timeZone) : null;
         if (first === null)
           throw new SchedulerError(
             'INVALID_CRON',
@@ -141,6 +152,9 @@ export class SqlSchedulerStore implements SchedulerStore {
         runAt = first;
         state = 'recurring';
       }
+      // Checked here as well as in the request: `after` is added to the database's clock, and
+      // callers of the library may build a job themselves. Throwing rolls the transaction back.
+      checkRunAt(runAt, job.timing.kind === 'after' ? `the run time (now + 'after')` : `'at'`);
       const id = await tx.insertIgnore(
         `INSERT_IGNORE INTO ${this.t} (function_name, unique_key, active_unique, payload, priority,
            background, run_at, cron_expr, time_zone, state, attempts, max_attempts, backoff_ms,
@@ -290,7 +304,8 @@ export class SqlSchedulerStore implements SchedulerStore {
           ],
         );
         // Ticks missed while no instance ran are not replayed: one run, then the next future tick.
-        const next = new CronExpression(text(s.cron_expr)).next(
+        const next = nextTick(
+          new CronExpression(text(s.cron_expr)),
           Math.max(now, tick),
           strOrNull(s.time_zone) ?? 'UTC',
         );

@@ -114,6 +114,82 @@ describe('parseScheduleRequest', () => {
   });
 });
 
+describe('parseScheduleRequest: the accepted range of times (issue 9)', () => {
+  const LAST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+  it("bug: 'at' past JavaScript's Date range (8.64e15 ms) or BIGINT was accepted; now 1970 to 9999 only", () => {
+    for (const at of [8.64e15 + 1, 9.2e18, 1e19, 1e300, LAST_MS + 1, LAST_MS + 0.5])
+      refuses({ function: 'f', at }, /'at' must be between 1970-01-01T00:00:00.000Z and 9999/);
+    for (const at of ['10000-01-01', '0000-01-01', '1969-12-31T23:59:59.999Z'])
+      refuses({ function: 'f', at }, /'at'/);
+    assert.deepEqual(parse({ function: 'f', at: LAST_MS }).timing, { kind: 'at', at: LAST_MS });
+    assert.deepEqual(parse({ function: 'f', at: '9999-12-31T23:59:59.999Z' }).timing, {
+      kind: 'at',
+      at: LAST_MS,
+    });
+    assert.deepEqual(parse({ function: 'f', at: 0 }).timing, { kind: 'at', at: 0 });
+    assert.deepEqual(parse({ function: 'f', at: '1970-01-01T00:00:00Z' }).timing, {
+      kind: 'at',
+      at: 0,
+    });
+    // An offset that moves the last second past the end of 9999 is past the range too.
+    refuses({ function: 'f', at: '9999-12-31T23:59:59-01:00' }, /'at' must be between/);
+  });
+
+  it("bug: impossible calendar dates in 'at' were accepted as the next month's (2026-02-30 = 2026-03-02)", () => {
+    for (const at of [
+      '2026-02-30',
+      '2026-02-30T10:00:00Z',
+      '2026-04-31T00:00:00Z',
+      '2025-02-29',
+      '2100-02-29T00:00:00Z',
+      '2026-01-01T24:00:00Z',
+      '2026-01-01T23:60:00Z',
+      '2026-01-01T10:00:61Z',
+      '2026-13-01',
+      '2026-00-10',
+      '2026-01-00',
+      '2026-01-01T10:00:00+24:00',
+      '2026-01-01T10:00:00+05:60',
+    ])
+      refuses({ function: 'f', at }, /'at'/);
+    assert.deepEqual(parse({ function: 'f', at: '2024-02-29T12:00:00Z' }).timing, {
+      kind: 'at',
+      at: Date.UTC(2024, 1, 29, 12),
+    });
+    assert.deepEqual(parse({ function: 'f', at: '2000-02-29' }).timing, {
+      kind: 'at',
+      at: Date.UTC(2000, 1, 29),
+    });
+    assert.deepEqual(parse({ function: 'f', at: '2026-01-31 23:59:59.5+01:00' }).timing, {
+      kind: 'at',
+      at: Date.UTC(2026, 0, 31, 22, 59, 59, 500),
+    });
+  });
+
+  it('bug: fields reaching the database unchecked were refused by the database (or stored altered); now by the parser', () => {
+    refuses({ function: 'f', after: 1, unique: 'a\0b' }, /'unique' must not contain NUL/);
+    refuses({ function: 'f', after: 1, unique: 'a\ud800' }, /'unique'.*Unicode/);
+    refuses({ function: 'f\udc00', after: 1 }, /'function'.*Unicode/);
+    refuses({ function: 'f'.repeat(513), after: 1 }, /'function' is longer than 512 bytes/);
+    refuses({ function: 'f', cron: `0 0 1 1 ${'1,'.repeat(130)}1` }, /'cron'.*255/);
+    refuses({ function: 'f', after: 1, payload: 'x'.repeat(4 * 1024 * 1024 + 1) }, /4194304 bytes/);
+    refuses(
+      {
+        function: 'f',
+        after: 1,
+        payload_base64: Buffer.alloc(4 * 1024 * 1024 + 1).toString('base64'),
+      },
+      /4194304 bytes/,
+    );
+    assert.equal(
+      parse({ function: 'f', after: 1, payload: 'x'.repeat(4 * 1024 * 1024) }).payload.length,
+      4 * 1024 * 1024,
+    );
+    assert.equal(parse({ function: 'f', after: 1, unique: 'u'.repeat(255) }).unique?.length, 255);
+  });
+});
+
 describe('parseCancelRequest and parseJobId', () => {
   it('reads an id or a function and unique', () => {
     assert.deepEqual(parseCancelRequest(Buffer.from('{"id": 12}')), { id: '12' });
@@ -134,5 +210,13 @@ describe('parseCancelRequest and parseJobId', () => {
       assert.throws(() => parseCancelRequest(Buffer.from(body)), SchedulerError, body);
     assert.throws(() => parseJobId(-3), SchedulerError);
     assert.throws(() => parseJobId(1.5), SchedulerError);
+  });
+  it('bug: ids past 2^53 were rounded to another id on their way to the database', () => {
+    assert.equal(parseJobId('9007199254740991'), '9007199254740991');
+    assert.throws(() => parseJobId('9007199254740993'), /'id' must be a job id/);
+    assert.throws(
+      () => parseCancelRequest(Buffer.from('{"function": "f", "unique": "a\\u0000"}')),
+      /'unique' must not contain NUL/,
+    );
   });
 });

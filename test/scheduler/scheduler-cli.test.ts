@@ -32,6 +32,9 @@ describe('gearbox scheduler (CLI)', async () => {
     const badNumber = await runCli(['--store', 'sqlite:/tmp/x', '--lease', 'soon']);
     assert.equal(badNumber.code, 2);
     assert.match(badNumber.stderr, /--lease must be a number of seconds/);
+    const badGrace = await runCli(['--store', 'sqlite:/tmp/x', '--stop-grace', 'later']);
+    assert.equal(badGrace.code, 2);
+    assert.match(badGrace.stderr, /--stop-grace must be a number of seconds/);
     const help = await runCli(['--help']);
     assert.equal(help.code, 0);
   });

@@ -185,6 +185,76 @@ describe('Scheduler on fake time (SQLite store)', () => {
     assert.ok(completed?.type === 'completed' && completed.accepted);
   });
 
+  it('bug: stop() waited 10 s for a dispatch that never finishes and kept its claim; now it releases the job at once', async () => {
+    const { clock, scheduler, store, events } = await setUp({
+      handler: () => new Promise<DispatchOutcome>(() => undefined), // no worker: no answer, ever
+    });
+    await scheduler.start();
+    const { id } = await scheduler.schedule(job());
+    await clock.advance(0);
+    assert.equal(scheduler.inFlightCount, 1);
+    const started = Date.now();
+    await scheduler.stop(); // the default grace
+    assert.ok(Date.now() - started < 3_000, `stopped in ${Date.now() - started} ms`);
+    assert.equal(scheduler.inFlightCount, 0);
+    const status = await store.status(id);
+    assert.equal(status?.state, 'pending', 'released, not left to its lease');
+    assert.equal(status?.attempts, 0, 'no attempt counted');
+    assert.equal(status?.runAt, T0, 'due at once for the next instance');
+    const released = events.find((e) => e.type === 'released');
+    assert.ok(released?.type === 'released' && /stopped/.test(released.reason));
+    // The next claim (another instance, or the next start) takes it at once.
+    const next = await store.claim(10, 30_000, 'next');
+    assert.deepEqual(
+      next.jobs.map((j) => j.id),
+      [id],
+    );
+  });
+
+  it('lets a dispatch that finishes within the grace record its outcome on stop', async () => {
+    const { clock, scheduler, store } = await setUp({
+      handler: () =>
+        new Promise<DispatchOutcome>((resolve) =>
+          setTimeout(() => resolve({ status: 'complete' }), 50),
+        ),
+    });
+    await scheduler.start();
+    const { id } = await scheduler.schedule(job());
+    await clock.advance(0);
+    await scheduler.stop(5_000);
+    assert.equal((await store.status(id))?.state, 'done');
+  });
+
+  it('on stop, releases only its own claim: a job another instance took over stays with it', async () => {
+    const clock = new FakeClock(T0);
+    const backend = new SqliteBackend(':memory:', () => clock.now());
+    const store = new SqlSchedulerStore(backend, 'jobs');
+    await store.open();
+    const dispatcher = new InProcessDispatcher(
+      () => clock.now(),
+      () => new Promise<DispatchOutcome>(() => undefined),
+    );
+    const scheduler = new Scheduler({ store, dispatcher, clock });
+    cleanups.push(() => store.close());
+    await scheduler.start();
+    const { id } = await scheduler.schedule(job());
+    await clock.advance(0);
+    // This instance stalled past its lease; another one reaped the job and claimed it.
+    await backend.execute(`UPDATE jobs SET lease_until = ? WHERE id = ?`, [T0 - 1, Number(id)]);
+    const taken = await store.claim(10, 30_000, 'other');
+    assert.equal(taken.jobs[0]?.token, 2);
+    await scheduler.stop(0);
+    const [row] = await backend.query(`SELECT state, lease_owner, claims FROM jobs WHERE id = ?`, [
+      Number(id),
+    ]);
+    assert.deepEqual(
+      { state: row?.state, owner: row?.lease_owner, claims: Number(row?.claims) },
+      { state: 'running', owner: 'other', claims: 2 },
+    );
+    // And the other instance's outcome is the one that counts.
+    assert.deepEqual([...(await store.complete(taken.jobs))], [id]);
+  });
+
   it('dispatches a cron schedule at each tick', async () => {
     const { clock, scheduler, dispatcher } = await setUp();
     await scheduler.start();

@@ -65,6 +65,35 @@ for (const kind of backendKinds) {
       );
     });
 
+    it('bug: a job with a run time past 9999 (or before 1970) was stored; now refused and rolled back', async () => {
+      await clear();
+      const now = await store.now();
+      const latest = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+      for (const timing of [
+        { kind: 'at', at: latest + 1 },
+        { kind: 'at', at: 8.64e15 + 1 },
+        { kind: 'at', at: 1e19 },
+        { kind: 'at', at: -1 },
+        // A library caller may build a delay the request parser would refuse.
+        { kind: 'after', delayMs: latest - now + 1 },
+      ] as const)
+        await assert.rejects(
+          store.schedule(job({ timing })),
+          (e: unknown) =>
+            e instanceof SchedulerError &&
+            e.code === 'INVALID_REQUEST' &&
+            /must be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z/.test(e.message),
+          JSON.stringify(timing),
+        );
+      const [row] = await backend.query(`SELECT COUNT(*) AS n FROM ${setup.table}`);
+      assert.equal(Number(row?.n), 0, 'nothing stored');
+      const last = await store.schedule(
+        job({ timing: { kind: 'after', delayMs: latest - now - 60_000 } }),
+      );
+      assert.ok(last.runAt <= latest);
+      assert.equal((await store.status(last.id))?.runAt, last.runAt);
+    });
+
     it('never claims a job before its time (database clock)', async () => {
       await clear();
       const now = await store.now();

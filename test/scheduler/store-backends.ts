@@ -86,3 +86,22 @@ export const backendKinds: BackendKind[] = [
     },
   },
 ];
+
+/**
+ * A database for a test that runs the whole service: the URL `gearbox scheduler` takes (SQLite
+ * in `dir`), and a backend on the same database, for looking at the rows and dropping the table.
+ */
+export function serviceDatabase(
+  name: BackendKind['name'],
+  dir: string,
+): { url: string; connect: () => SqlBackend } {
+  if (name === 'sqlite') {
+    const file = join(dir, 'jobs.sqlite');
+    return { url: `sqlite:${file}`, connect: () => new SqliteBackend(file) };
+  }
+  const url = serviceUrls[name];
+  return {
+    url,
+    connect: () => (name === 'postgres' ? new PostgresBackend(url) : new MysqlBackend(url)),
+  };
+}
