@@ -40,13 +40,28 @@ export const defaultServerPaths: ServerPaths = {
   gearboxMain: fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)),
 };
 
+/** What a caller may change on the standard command line. */
+export interface ServerExtras {
+  /** Replaces `-q builtin` (e.g. `-q libsqlite3 --libsqlite3-db F`, which both servers take). */
+  readonly queueArgs?: readonly string[];
+  /** Flags for `node` before the gearbox script (e.g. `--expose-gc`); ignored for gearmand. */
+  readonly nodeArgs?: readonly string[];
+}
+
 /** The command line a kind is started with (port filled in). */
 export function serverCommand(
   kind: ServerKind,
   port: number,
   paths: ServerPaths,
+  extras: ServerExtras = {},
 ): { file: string; args: string[] } {
-  const common = ['-L', '127.0.0.1', '-p', String(port), '-q', 'builtin'];
+  const common = [
+    '-L',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    ...(extras.queueArgs ?? ['-q', 'builtin']),
+  ];
   switch (kind) {
     case 'gearmand':
       return { file: paths.gearmand, args: [...common, '-l', 'none', ...GEARMAND_TUNED_FLAGS] };
@@ -57,7 +72,7 @@ export function serverCommand(
         paths.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${paths.profileDir}`];
       return {
         file: process.execPath,
-        args: [...profile, paths.gearboxMain, 'server', ...common],
+        args: [...profile, ...(extras.nodeArgs ?? []), paths.gearboxMain, 'server', ...common],
       };
     }
   }
@@ -127,9 +142,10 @@ export async function startServer(
   kind: ServerKind,
   paths: ServerPaths,
   extraArgs: readonly string[] = [],
+  extras: ServerExtras = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const command = serverCommand(kind, port, paths);
+  const command = serverCommand(kind, port, paths, extras);
   const file = command.file;
   const args = [...command.args, ...extraArgs];
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
