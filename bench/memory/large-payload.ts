@@ -77,7 +77,10 @@ function parseOptions(argv: string[]): Options | undefined {
   if (values.help) return undefined;
   const mb = Number(values.mb ?? '60');
   if (!Number.isInteger(mb) || mb < 1 || mb > 63)
-    throw new BenchError('BAD_OPTION', `--mb wants a whole number from 1 to 63, got '${values.mb}'`);
+    throw new BenchError(
+      'BAD_OPTION',
+      `--mb wants a whole number from 1 to 63, got '${values.mb}'`,
+    );
   const idle = Number(values.idle ?? '10');
   if (!Number.isInteger(idle) || idle < 1 || idle > 600)
     throw new BenchError('BAD_OPTION', `--idle wants seconds from 1 to 600, got '${values.idle}'`);
@@ -250,7 +253,11 @@ function report(options: Options, results: readonly Measurement[]): string {
       [`+${options.idleSeconds} s (as found)`, gearbox.heapIdle.asFound],
       [`+${options.idleSeconds} s (after GC)`, gearbox.heapIdle.afterGc],
     ];
-    lines.push('', '| gearbox | rss | heapUsed | external | arrayBuffers |', '|---|---|---|---|---|');
+    lines.push(
+      '',
+      '| gearbox | rss | heapUsed | external | arrayBuffers |',
+      '|---|---|---|---|---|',
+    );
     for (const [label, f] of rows) {
       lines.push(
         `| ${label} | ${mb(f?.rss)} | ${mb(f?.heapUsed)} | ${mb(f?.external)} | ${mb(f?.arrayBuffers)} |`,

@@ -84,18 +84,23 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
   const insertWaiting = (failures: RowFailure[]): void => {
     const count = waiting;
     waiting = 0;
-    if (count === ROWS_PER_INSERT) {
-      try {
-        insertMany.run(rows);
-        return;
-      } catch (err) {
-        // The statement was undone as a whole; find the row at fault one by one below.
-        if (!db.inTransaction) throw err;
+    try {
+      if (count === ROWS_PER_INSERT) {
+        try {
+          insertMany.run(rows);
+          return;
+        } catch (err) {
+          // The statement was undone as a whole; find the row at fault one by one below.
+          if (!db.inTransaction) throw err;
+        }
       }
-    }
-    for (let i = 0; i < count; i++) {
-      const row = rows.slice(i * COLUMNS, (i + 1) * COLUMNS);
-      attempt(() => insertOne.run(row), rowIndexes[i] as number, failures);
+      for (let i = 0; i < count; i++) {
+        const row = rows.slice(i * COLUMNS, (i + 1) * COLUMNS);
+        attempt(() => insertOne.run(row), rowIndexes[i] as number, failures);
+      }
+    } finally {
+      // SQLite has its own copy now: a data view left here would keep the whole batch alive.
+      rows.fill(undefined, 0, count * COLUMNS);
     }
   };
 
