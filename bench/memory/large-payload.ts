@@ -7,23 +7,22 @@
  * ArrayBuffers, as found and after a forced full GC. Debian's gearmand runs the same load. See
  * bench/README.md ("Memory after a large payload").
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Frames, Magic, PacketType, encodePacket, request } from '../../src/protocol/index.js';
 import { BenchError, unexpectedPacket } from '../lib/bench-error.js';
 import { signalChildren } from '../lib/children.js';
 import { RawConnection } from '../lib/raw-connection.js';
+import { readRss, type ServerKind } from '../lib/servers.js';
 import {
-  defaultServerPaths,
-  readRss,
-  startServer,
-  type ServerKind,
-  type ServerProcess,
-} from '../lib/servers.js';
-import { probeFiles, type MemoryFigures, type ProbeAnswer } from './probe.js';
+  probe,
+  probeAfterGc,
+  startProbedServer,
+  type MemoryFigures,
+  type ProbeAnswer,
+} from './probe.js';
 
 const USAGE = `usage: node dist/bench/memory/large-payload.js [options]
 
@@ -101,24 +100,6 @@ function parseOptions(argv: string[]): Options | undefined {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Asks the probe inside a gearbox server for its figures (after a full GC when `gc`). */
-async function probe(server: ServerProcess, gc: boolean): Promise<ProbeAnswer> {
-  const files = probeFiles(server.pid);
-  if (existsSync(files.answer)) unlinkSync(files.answer);
-  writeFileSync(files.request, gc ? 'gc' : 'plain');
-  process.kill(server.pid, 'SIGUSR2');
-  for (let i = 0; i < 400; i++) {
-    await sleep(25);
-    if (existsSync(files.answer)) {
-      const answer = JSON.parse(readFileSync(files.answer, 'utf8')) as ProbeAnswer;
-      unlinkSync(files.answer);
-      unlinkSync(files.request);
-      return answer;
-    }
-  }
-  throw new BenchError('TIMEOUT', `the memory probe in pid ${server.pid} did not answer`);
-}
-
 /** The client and the worker, connected; `run()` passes one job through and resolves at its end. */
 async function connectPeers(
   port: number,
@@ -184,19 +165,16 @@ async function connectPeers(
 
 async function measure(kind: ServerKind, options: Options): Promise<Measurement> {
   const dir = mkdtempSync(join(tmpdir(), 'gearbox-memory-'));
-  const probeUrl = pathToFileURL(fileURLToPath(new URL('./preload.js', import.meta.url))).href;
-  const server = await startServer(kind, defaultServerPaths, {
-    nodeArgs: ['--expose-gc', '--import', probeUrl],
-    queueArgs: options.sqlite
-      ? ['-q', 'libsqlite3', '--libsqlite3-db', join(dir, 'queue.sqlite')]
-      : ['-q', 'builtin'],
-  });
+  const server = await startProbedServer(
+    kind,
+    options.sqlite ? ['-q', 'libsqlite3', '--libsqlite3-db', join(dir, 'queue.sqlite')] : undefined,
+  );
   const gearbox = kind === 'gearbox';
   try {
     const peers = await connectPeers(server.port, options);
     try {
       await sleep(1000);
-      const heapBefore = gearbox ? (await probe(server, true)).afterGc : undefined;
+      const heapBefore = gearbox ? await probeAfterGc(server) : undefined;
       const rssBefore = await readRss(server.pid);
       let rssPeak = rssBefore;
       let sampling = true;

@@ -54,9 +54,7 @@ async function workOne(port: number, fn: string): Promise<void> {
     const assign = await worker.nextPacket(20_000);
     assert.equal(assign.type, PacketType.JOB_ASSIGN);
     assert.equal(assign.args[2]?.length, PAYLOAD);
-    worker.write(
-      request(PacketType.WORK_COMPLETE, assign.args[0] as Buffer, assign.args[2] as Buffer),
-    );
+    worker.write(request(PacketType.WORK_COMPLETE, assign.args[0] as Buffer, assign.args[2]));
     // The server has handled WORK_COMPLETE once it answers the next grab.
     worker.write(request(PacketType.GRAB_JOB));
     await expectPacket(worker, PacketType.NO_JOB);
