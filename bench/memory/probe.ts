@@ -43,7 +43,7 @@ export function startProbedServer(
   queueArgs: readonly string[] = ['-q', 'builtin'],
 ): Promise<ServerProcess> {
   const preload = pathToFileURL(fileURLToPath(new URL('./preload.js', import.meta.url))).href;
-  return startServer(kind, defaultServerPaths, {
+  return startServer(kind, defaultServerPaths, [], {
     nodeArgs: ['--expose-gc', '--import', preload],
     queueArgs,
   });

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { readOperations, type PackedOperations } from './sqlite-batch.js';
+import { SqliteSpace, WAL_SIZE_LIMIT } from './sqlite-space.js';
 
 /** A row SQLite refused: the operation's index in its batch, and the error. */
 export type RowFailure = [index: number, error: unknown];
@@ -22,26 +23,46 @@ export interface SqliteQueue {
   commit(): void;
   /** Rolls back the open transaction, if any. */
   rollback(): void;
+  /** Whether rows were deleted since the last `reclaim`, so that free space may be due back. */
+  readonly reclaimDue: boolean;
+  /**
+   * One bounded step of giving free space back to the file system (see SqliteSpace); does
+   * nothing inside a transaction. Returns true when another step is due. Throws what SQLite
+   * throws; the queue itself is unaffected.
+   */
+  reclaim(): boolean;
   close(): void;
 }
 
 /** Rows per multi-row INSERT: a quarter less time per row than one statement per row. */
 const ROWS_PER_INSERT = 16;
 const COLUMNS = 6;
+/** Steps the open runs at most to give back what an earlier run left free. */
+const OPEN_RECLAIM_STEPS = 10_000;
 
 /**
  * gearmand's SQLite queue table, opened for writing: WAL with `synchronous=FULL` (a commit is on
  * disk before it returns — power loss included — and costs one fsync of the log), the table
  * created if missing, `when_to_run` added to old tables as gearmand does, and our nullable
- * `reducer` column added (gearmand names its columns, so it does not notice).
+ * `reducer` column added (gearmand names its columns, so it does not notice). A new file gets
+ * `auto_vacuum=INCREMENTAL`, and free space an earlier run left is given back before the queue
+ * is used (SqliteSpace).
  */
-export function openSqliteQueue(file: string, table: string): SqliteQueue {
+export function openSqliteQueue(
+  file: string,
+  table: string,
+  warn: (message: string) => void,
+): SqliteQueue {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
+  let space: SqliteSpace;
   try {
+    // Before anything writes page 1 (journal_mode=WAL does): later it takes a VACUUM to change.
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     db.exec(
       `CREATE TABLE IF NOT EXISTS ${table} (unique_key TEXT, function_name TEXT, priority INTEGER, data BLOB, when_to_run INTEGER, PRIMARY KEY(unique_key,function_name))`,
     );
@@ -50,9 +71,16 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
     );
     if (!columns.has('when_to_run')) db.exec(`ALTER TABLE ${table} ADD COLUMN when_to_run INTEGER`);
     if (!columns.has('reducer')) db.exec(`ALTER TABLE ${table} ADD COLUMN reducer TEXT`);
+    space = new SqliteSpace(db, file, table);
   } catch (err) {
     db.close();
     throw err;
+  }
+  try {
+    for (let i = 0; i < OPEN_RECLAIM_STEPS && space.step(); i++);
+  } catch (err) {
+    // Space is not worth failing the open for; the next drain tries again.
+    warn(`${file}: cannot give free space back at open: ${(err as Error).message}`);
   }
   const columns = '(unique_key, function_name, priority, data, when_to_run, reducer)';
   const insertStatement = (rows: number): Database.Statement =>
@@ -81,6 +109,7 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
   const rows: unknown[] = new Array<unknown>(ROWS_PER_INSERT * COLUMNS);
   const rowIndexes: number[] = new Array<number>(ROWS_PER_INSERT);
   let waiting = 0;
+  let removed = false;
   const insertWaiting = (failures: RowFailure[]): void => {
     const count = waiting;
     waiting = 0;
@@ -114,6 +143,7 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
         batch,
         (isRemove, functionName, uniqueKey, priority, whenToRun, reducer, data) => {
           if (isRemove) {
+            removed = true;
             if (waiting > 0) insertWaiting(failures);
             attempt(() => remove.run(uniqueKey, functionName), index++, failures);
             return;
@@ -143,6 +173,14 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
     },
     rollback() {
       if (db.inTransaction) rollback.run();
+    },
+    get reclaimDue() {
+      return removed;
+    },
+    reclaim() {
+      if (db.inTransaction) return false;
+      removed = false;
+      return space.step();
     },
     close: () => db.close(),
   };

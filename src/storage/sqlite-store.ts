@@ -40,6 +40,7 @@ interface ThreadError {
 interface ThreadReply {
   readonly id?: number;
   readonly ready?: boolean;
+  readonly warning?: string;
   readonly error?: ThreadError;
   readonly transactions?: number;
   readonly failures?: readonly [number, ThreadError][];
@@ -108,6 +109,7 @@ export class SqliteStore extends BatchingStore {
     }
     this.#thread = thread;
     thread.on('message', (reply: ThreadReply) => {
+      if (reply.warning !== undefined) this.log('WARNING', `${this.description}: ${reply.warning}`);
       if (reply.id === undefined) return;
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);

@@ -5,7 +5,11 @@
  * Messages in: `{ id, packed?, endsTurn }` (a batch from `packOperations`, transferred), or
  * `{ id, close: true }`. Out, once the batch's transaction has committed: `{ id, transactions,
  * failures? }` — `failures` holds `[index, error]` for rows SQLite refused — or `{ id, error }`
- * when its transaction was lost; first `{ ready: true }` or `{ error }` after opening.
+ * when its transaction was lost; first `{ ready: true }` or `{ error }` after opening; at any
+ * time after that `{ warning }`, a problem that loses nothing, for the log.
+ *
+ * After a commit that deleted rows, free space is given back to the file system between
+ * batches, a bounded step at a time (sqlite-space.ts).
  *
  * Batches are applied strictly in the order they arrive, into one open transaction, which a
  * turn-ending batch commits. The server sends eager batches while its event-loop turn is still
@@ -62,6 +66,9 @@ class Writer {
   #turnEnded = true;
   /** Whether a large batch was applied since the last commit. */
   #collect = false;
+  #reclaimScheduled = false;
+  /** Set after a failed reclaim step, so a lasting cause is reported once. */
+  #reclaimFailing = false;
 
   constructor(
     private readonly port: MessagePort,
@@ -139,6 +146,30 @@ class Writer {
           : { id: member.id, transactions },
       );
     });
+    if (queue.reclaimDue) this.#scheduleReclaim();
+  }
+
+  /**
+   * Gives free space back (SqliteSpace) in bounded steps, each after the messages already waiting
+   * have been handled (setImmediate runs after the poll phase), so batches are not held up.
+   */
+  #scheduleReclaim(): void {
+    if (this.#reclaimScheduled) return;
+    this.#reclaimScheduled = true;
+    setImmediate(() => {
+      this.#reclaimScheduled = false;
+      const queue = this.#queue;
+      if (!queue) return;
+      try {
+        const more = queue.reclaim();
+        this.#reclaimFailing = false;
+        if (more) this.#scheduleReclaim();
+      } catch (err) {
+        if (!this.#reclaimFailing)
+          warn(this.port, `cannot give free space back: ${errorOf(err).message}`);
+        this.#reclaimFailing = true;
+      }
+    });
   }
 
   #failAll(err: unknown): void {
@@ -160,13 +191,24 @@ class Writer {
   }
 }
 
+/** A problem that loses nothing, for the store's log. */
+function warn(port: MessagePort, message: string): void {
+  port.postMessage({ warning: message });
+}
+
 const port = parentPort;
 if (port) {
   const { file, table } = workerData as { file: string; table: string };
   try {
-    const writer = new Writer(port, openSqliteQueue(file, table));
+    // Warnings wait for `ready`: the store takes the first message as the outcome of the open.
+    const openWarnings: string[] = [];
+    const writer = new Writer(
+      port,
+      openSqliteQueue(file, table, (message) => openWarnings.push(message)),
+    );
     port.on('message', (request: Request) => writer.receive(request));
     port.postMessage({ ready: true });
+    for (const message of openWarnings) warn(port, message);
   } catch (err) {
     port.postMessage({ error: errorOf(err) });
   }
