@@ -8,9 +8,8 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { BenchError } from '../lib/bench-error.js';
-import { signalChildren } from '../lib/children.js';
 import { readRss, type ServerKind } from '../lib/servers.js';
-import { probeAfterGc, startProbedServer } from './probe.js';
+import { probeAfterGc, runBenchmark, serverList, startProbedServer } from './probe.js';
 
 const USAGE = `usage: node dist/bench/memory/functions.js [options]
 
@@ -97,11 +96,8 @@ async function main(): Promise<void> {
   const count = Number(values.functions ?? '200000');
   if (!Number.isInteger(count) || count < 1 || count > 10_000_000)
     throw new BenchError('BAD_OPTION', `--functions wants a count, got '${values.functions}'`);
-  const servers = (values.servers ?? 'gearmand,gearbox').split(',').map((s) => s.trim());
   const rows: string[] = [];
-  for (const kind of servers) {
-    if (kind !== 'gearmand' && kind !== 'gearbox')
-      throw new BenchError('BAD_OPTION', `--servers takes gearmand and gearbox, not '${kind}'`);
+  for (const kind of serverList(values.servers)) {
     console.error(`${kind}: creating ${count} functions…`);
     rows.push(await measure(kind, count));
   }
@@ -113,13 +109,4 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
 }
 
-process.once('SIGINT', () => {
-  signalChildren('SIGTERM');
-  process.exit(130);
-});
-
-main().catch((err: unknown) => {
-  signalChildren('SIGTERM');
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runBenchmark(main);

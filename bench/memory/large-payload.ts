@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Frames, Magic, PacketType, encodePacket, request } from '../../src/protocol/index.js';
 import { BenchError, unexpectedPacket } from '../lib/bench-error.js';
-import { signalChildren } from '../lib/children.js';
 import { RawConnection } from '../lib/raw-connection.js';
 import { readRss, type ServerKind } from '../lib/servers.js';
 import {
   probe,
   probeAfterGc,
+  runBenchmark,
+  serverList,
   startProbedServer,
   type MemoryFigures,
   type ProbeAnswer,
@@ -83,14 +84,9 @@ function parseOptions(argv: string[]): Options | undefined {
   const idle = Number(values.idle ?? '10');
   if (!Number.isInteger(idle) || idle < 1 || idle > 600)
     throw new BenchError('BAD_OPTION', `--idle wants seconds from 1 to 600, got '${values.idle}'`);
-  const servers = (values.servers ?? 'gearmand,gearbox').split(',').map((s) => s.trim());
-  for (const s of servers) {
-    if (s !== 'gearmand' && s !== 'gearbox')
-      throw new BenchError('BAD_OPTION', `--servers takes gearmand and gearbox, not '${s}'`);
-  }
   return {
     bytes: mb * 1_000_000,
-    servers: servers as ServerKind[],
+    servers: serverList(values.servers),
     background: values.background === true,
     echo: values['small-result'] !== true,
     sqlite: values.sqlite === true,
@@ -259,13 +255,4 @@ async function main(): Promise<void> {
   console.log(report(options, results));
 }
 
-process.once('SIGINT', () => {
-  signalChildren('SIGTERM');
-  process.exit(130);
-});
-
-main().catch((err: unknown) => {
-  signalChildren('SIGTERM');
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runBenchmark(main);

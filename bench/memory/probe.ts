@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BenchError } from '../lib/bench-error.js';
+import { signalChildren } from '../lib/children.js';
 import {
   defaultServerPaths,
   startServer,
@@ -75,4 +76,27 @@ export async function probeAfterGc(server: ServerProcess): Promise<MemoryFigures
   if (answer.afterGc === undefined)
     throw new BenchError('SERVER_ERROR', `pid ${server.pid} has no gc (not run with --expose-gc)`);
   return answer.afterGc;
+}
+
+/** The `--servers` list of a memory benchmark: gearmand and gearbox, both by default. */
+export function serverList(text: string | undefined): ServerKind[] {
+  const servers = (text ?? 'gearmand,gearbox').split(',').map((s) => s.trim());
+  for (const s of servers) {
+    if (s !== 'gearmand' && s !== 'gearbox')
+      throw new BenchError('BAD_OPTION', `--servers takes gearmand and gearbox, not '${s}'`);
+  }
+  return servers as ServerKind[];
+}
+
+/** Runs a benchmark's main, stopping every server it started on ^C or on failure. */
+export function runBenchmark(main: () => Promise<void>): void {
+  process.once('SIGINT', () => {
+    signalChildren('SIGTERM');
+    process.exit(130);
+  });
+  main().catch((err: unknown) => {
+    signalChildren('SIGTERM');
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
 }

@@ -85,5 +85,4 @@ export class SqliteSpace {
       return 0;
     }
   }
-
 }
