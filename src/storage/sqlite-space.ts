@@ -32,6 +32,7 @@ export class SqliteSpace {
   /** Whether pages were freed since the last checkpoint. */
   private shrunk = false;
   private readonly pageSize: number;
+  private readonly busyTimeout: number;
   private readonly freePages: Database.Statement;
   private readonly pageCount: Database.Statement;
   private readonly anyRow: Database.Statement;
@@ -42,6 +43,7 @@ export class SqliteSpace {
     table: string,
   ) {
     this.autoVacuum = Number(db.pragma('auto_vacuum', { simple: true }));
+    this.busyTimeout = Number(db.pragma('busy_timeout', { simple: true }));
     this.pageSize = Number(db.pragma('page_size', { simple: true }));
     this.freePages = db.prepare('PRAGMA freelist_count').pluck();
     this.pageCount = db.prepare('PRAGMA page_count').pluck();
@@ -51,10 +53,21 @@ export class SqliteSpace {
   /**
    * One step, outside any transaction: reads two header fields and one row (microseconds) and,
    * when there is space to give back, frees up to 2048 pages or converts an empty NONE file.
-   * Returns true when another step is due. Throws what SQLite throws (e.g. SQLITE_BUSY while
-   * another connection reads); a later step tries again.
+   * Returns true when another step is due. Never waits for another connection: throws what
+   * SQLite throws (e.g. SQLITE_BUSY while another program writes); a later step tries again.
    */
   step(): boolean {
+    // Never wait for another connection here (a reader blocks a TRUNCATE checkpoint for as long
+    // as it reads): the writer thread has batches to apply. Busy now means: try again later.
+    this.db.pragma('busy_timeout = 0');
+    try {
+      return this.tryStep();
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeout}`);
+    }
+  }
+
+  private tryStep(): boolean {
     const free = Number(this.freePages.get());
     const empty = this.anyRow.get() === undefined;
     const worthIt =
@@ -72,8 +85,9 @@ export class SqliteSpace {
     }
     // The main file only gets shorter when the WAL holding the vacuum is checkpointed.
     if (this.shrunk || (empty && this.walBytes() > WAL_SIZE_LIMIT)) {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-      this.shrunk = false;
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      // A reader kept it from finishing: the next step checkpoints again.
+      this.shrunk = result?.busy !== 0;
     }
     return false;
   }
