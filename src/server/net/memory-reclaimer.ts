@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { collectGarbage } from '../../storage/collect-garbage.js';
 
 /** A packet or a write of at least this many bytes counts as large. */
@@ -30,8 +31,16 @@ export function largeBufferPassed(bytes: number): void {
   timer.unref();
 }
 
+/**
+ * Above this much live heap a full collection pauses the server for too long (a million queued
+ * jobs: hundreds of milliseconds), and the payloads' garbage is a small share of what it keeps
+ * anyway: V8's own collections are left to find it.
+ */
+const MAX_HEAP_FOR_COLLECTION = 256 * 1024 * 1024;
+
 function collect(): void {
   timer = undefined;
   bytesSinceCollection = 0;
+  if (getHeapStatistics().used_heap_size > MAX_HEAP_FOR_COLLECTION) return;
   collectGarbage();
 }
