@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodePacket, Magic, PacketType, Priority } from '../../../src/protocol/index.js';
 import type { Effect } from '../../../src/server/core/index.js';
-import { GENERATED_KEY_PREFIX } from '../../../src/storage/job-store.js';
+import { GENERATED_KEY_PREFIX } from '../../../src/protocol/stored-job.js';
 import { brief, Harness, kinds } from './harness.js';
 
 const C = 1;
