@@ -21,12 +21,14 @@ export interface PendingCommit {
 /** Armed for the earliest delayed job, so it runs (and wakes a worker) when it comes due. */
 export const EPOCH_TIMER = 'epoch';
 /**
- * Core time is ms since a base that moves forward by REBASE_BY whenever it passes REBASE_AT
- * (about every 6 days), so every time kept on a job stays a small integer: a heap number in one
- * job's field would give every job a boxed field.
+ * Core time is ms since a base, kept within ±2^30 so that every time kept on a job stays a small
+ * integer (a heap number in one job's field would give every job a boxed field). Past REBASE_AT
+ * (12.4 days after the start) the base moves forward by REBASE_BY (18.6 hours) and every live
+ * job's time with it, an O(jobs) walk about once a day. An age is exact up to 2^31 − 2^26 ms
+ * (24 days); an older job's time stops at −2^30, so it reads that old.
  */
 const REBASE_AT = 2 ** 30;
-const REBASE_BY = 2 ** 29;
+const REBASE_BY = 2 ** 26;
 
 /**
  * The core's state in one place: connections, functions, jobs by handle, pending commits, the
