@@ -3,7 +3,7 @@ import { BAD_FUNCTION_NAME_TEXT } from '../../protocol/error-frames.js';
 import { atoi, bytes } from './byte-strings.js';
 import type { CoreState } from './core-state.js';
 import type { JobEndings } from './job-endings.js';
-import type { CoreView, JobRecord } from './view.js';
+import type { ByPriority, CoreView, FunctionRecord, JobRecord } from './view.js';
 
 /** Jobs rendered per page of the view by `show jobs`, so a huge queue is not listed in one array. */
 const LISTING_PAGE = 10_000;
@@ -93,21 +93,14 @@ export class AdminCommands {
     }
   }
 
+  /** Per function: queued plus running jobs (undue epoch jobs count as queued, as in gearmand). */
   private status(): Buffer {
     const rows = [];
     for (const fn of this.view.functions()) {
-      const queued = fn.queued;
-      const delayed = fn.delayed;
+      const waiting = waitingJobs(fn);
       rows.push({
         name: fn.wireName,
-        total:
-          queued.high +
-          queued.normal +
-          queued.low +
-          delayed.high +
-          delayed.normal +
-          delayed.low +
-          fn.running,
+        total: waiting.high + waiting.normal + waiting.low + fn.running,
         running: fn.running,
         workers: fn.workers,
       });
@@ -115,20 +108,11 @@ export class AdminCommands {
     return AdminReply.status(rows);
   }
 
-  /** Queued and delayed jobs by priority, as gearmand counts its undue epoch jobs too. */
+  /** Per function: jobs not running, by priority. */
   private priorityStatus(): Buffer {
     const rows = [];
-    for (const fn of this.view.functions()) {
-      const queued = fn.queued;
-      const delayed = fn.delayed;
-      rows.push({
-        name: fn.wireName,
-        high: queued.high + delayed.high,
-        normal: queued.normal + delayed.normal,
-        low: queued.low + delayed.low,
-        workers: fn.workers,
-      });
-    }
+    for (const fn of this.view.functions())
+      rows.push({ name: fn.wireName, ...waitingJobs(fn), workers: fn.workers });
     return AdminReply.priorityStatus(rows);
   }
 
@@ -199,4 +183,15 @@ export class AdminCommands {
       previous = value;
     }
   }
+}
+
+/** A function's queued and delayed jobs together, by priority: what the listings call queued. */
+function waitingJobs(fn: FunctionRecord): ByPriority {
+  const queued = fn.queued;
+  const delayed = fn.delayed;
+  return {
+    high: queued.high + delayed.high,
+    normal: queued.normal + delayed.normal,
+    low: queued.low + delayed.low,
+  };
 }
