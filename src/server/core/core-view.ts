@@ -115,9 +115,8 @@ export class CoreStateView implements CoreView {
     const jobs: JobRecord[] = [];
     for (const job of this.jobsAfter(after)) {
       if (fn !== undefined && job.fn !== fn) continue;
-      const record = new LiveJob(job, this.state);
-      if (query.state !== undefined && record.state !== query.state) continue;
-      jobs.push(record);
+      if (query.state !== undefined && stateName(job) !== query.state) continue;
+      jobs.push(new LiveJob(job, this.state));
       if (jobs.length >= limit) return { jobs, next: String(job.id) };
     }
     return { jobs, next: undefined };
@@ -146,6 +145,23 @@ export class CoreStateView implements CoreView {
         p = pending.next();
       }
     }
+  }
+}
+
+/** Where a job is, as the view names it (an ignored job is `ignored` whatever its state). */
+function stateName(job: ServerJob): JobStateName {
+  switch (job.state) {
+    case ServerJobState.DONE:
+      return 'done';
+    case ServerJobState.PENDING:
+      return 'pending';
+    default:
+      if (job.ignored) return 'ignored';
+      return job.state === ServerJobState.DELAYED
+        ? 'delayed'
+        : job.state === ServerJobState.QUEUED
+          ? 'queued'
+          : 'running';
   }
 }
 
@@ -311,20 +327,7 @@ class LiveJob implements JobRecord {
   }
 
   get state(): JobStateName {
-    const job = this.job;
-    switch (job.state) {
-      case ServerJobState.DONE:
-        return 'done';
-      case ServerJobState.PENDING:
-        return 'pending';
-      default:
-        if (job.ignored) return 'ignored';
-        return job.state === ServerJobState.DELAYED
-          ? 'delayed'
-          : job.state === ServerJobState.QUEUED
-            ? 'queued'
-            : 'running';
-    }
+    return stateName(this.job);
   }
 
   get since(): number {
