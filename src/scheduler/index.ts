@@ -4,6 +4,6 @@
  */
 export { SchedulerService, type SchedulerServiceOptions } from './scheduler-service.js';
 export { Scheduler, type SchedulerOptions, type SchedulerEvent } from './scheduler.js';
-export { openSchedulerStore } from './open-store.js';
+export { openSchedulerStore } from './open-scheduler-store.js';
 export { CronExpression } from './cron.js';
 export { SchedulerError, type SchedulerErrorCode } from './errors.js';

@@ -7,8 +7,8 @@
 import { hostname } from 'node:os';
 import { GearboxError } from '../protocol/errors.js';
 import { LOG_LEVELS, type LogLevel } from './core/effects.js';
-import type { QueueConfig } from '../storage/queue-config.js';
-import { defaultSqlitePath, parseStoreUrl } from '../storage/open-store.js';
+import { parseStoreUrl, type QueueConfig } from '../sql/store-url.js';
+import { defaultSqlitePath } from '../storage/create-store.js';
 
 /** TCP keepalive settings applied to every accepted socket. */
 export interface KeepaliveConfig {

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { placeholderList, sqliteDialect } from '../sql/dialect.js';
+import { QUEUE_COLUMNS, QUEUE_KEY } from './row.js';
 import { readOperations, type PackedOperations } from './sqlite-batch.js';
 
 /** A row SQLite refused: the operation's index in its batch, and the error. */
@@ -27,7 +29,7 @@ export interface SqliteQueue {
 
 /** Rows per multi-row INSERT: a quarter less time per row than one statement per row. */
 const ROWS_PER_INSERT = 16;
-const COLUMNS = 6;
+const COLUMNS = QUEUE_COLUMNS.length;
 
 /**
  * gearmand's SQLite queue table, opened for writing: WAL with `synchronous=FULL` (a commit is on
@@ -54,10 +56,15 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
     db.close();
     throw err;
   }
-  const columns = '(unique_key, function_name, priority, data, when_to_run, reducer)';
+  const row = `(${placeholderList(COLUMNS)})`;
   const insertStatement = (rows: number): Database.Statement =>
     db.prepare(
-      `INSERT OR REPLACE INTO ${table} ${columns} VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      sqliteDialect.upsert(
+        table,
+        QUEUE_COLUMNS,
+        QUEUE_KEY,
+        `VALUES ${Array(rows).fill(row).join(', ')}`,
+      ),
     );
   const insertOne = insertStatement(1);
   const insertMany = insertStatement(ROWS_PER_INSERT);

@@ -18,6 +18,7 @@ import {
   workerData,
   type MessagePort,
 } from 'node:worker_threads';
+import { errorMessage } from '../protocol/errors.js';
 import type { PackedOperations } from './sqlite-batch.js';
 import { openSqliteQueue, type SqliteQueue } from './sqlite-queue.js';
 
@@ -44,7 +45,7 @@ const MAX_BATCHES_PER_TRANSACTION = 64;
 
 function errorOf(err: unknown): ThreadError {
   const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return typeof code === 'string' ? { message, code } : { message };
 }
 

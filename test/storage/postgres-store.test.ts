@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { PostgresStore } from '../../src/storage/postgres-store.js';
-import { parseConninfo } from '../../src/storage/conninfo.js';
+import { parseConninfo } from '../../src/sql/postgres-connection.js';
 import { StoreError } from '../../src/storage/store-error.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
 import { pgQuery } from './databases.js';
@@ -44,7 +44,7 @@ jobStoreSuite(
     },
     async killConnection(store: TestStore): Promise<void> {
       assert.ok(store instanceof PostgresStore);
-      const pid = store.backendPid;
+      const pid = store.backend.backendPid;
       assert.ok(pid !== undefined);
       const result = await sql('SELECT pg_terminate_backend($1) AS killed', [pid]);
       assert.equal((result.rows[0] as { killed: boolean }).killed, true);
