@@ -17,9 +17,8 @@ const OPEN_BACKOFF: Backoff = { initialDelay: 250, maxDelay: 2_000, jitter: 0 };
 export interface OpenSchedulerStoreOptions {
   /** The table; default `gearbox_scheduled_jobs`, or the store URL's `?table=`. */
   readonly table?: string;
+  /** Connections in the pool (default 4). */
   readonly poolSize?: number;
-  /** SQLite's clock (for tests on fake time). */
-  readonly now?: () => number;
   /**
    * How long to keep trying while the database refuses connections (it is restarting),
    * default 30 s; any other error fails at once.

@@ -11,12 +11,11 @@ export function isSqlLocation(location: QueueConfig): location is SqlLocation {
 
 /**
  * The database a location names, with a pool of `poolSize` connections (made as they are
- * needed, so nothing is connected yet). Only that database's driver is loaded. `now` replaces
- * SQLite's clock, for tests on fake time.
+ * needed, so nothing is connected yet). Only that database's driver is loaded.
  */
 export async function createSqlDatabase(
   location: SqlLocation,
-  options: { readonly poolSize?: number; readonly now?: () => number } = {},
+  options: { readonly poolSize?: number } = {},
 ): Promise<SqlDatabase> {
   switch (location.type) {
     case 'postgres': {
@@ -29,7 +28,7 @@ export async function createSqlDatabase(
     }
     case 'sqlite': {
       const { SqliteDatabase } = await import('./sqlite-database.js');
-      return new SqliteDatabase(location.file, options.now);
+      return new SqliteDatabase(location.file);
     }
   }
 }

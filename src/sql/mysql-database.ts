@@ -43,6 +43,10 @@ export class MysqlDatabase implements SqlDatabase {
   readonly description: string;
   private readonly pool: mysql.Pool;
   private readonly pooled: SqlExecutor;
+  // The statements outside a transaction, each on any pooled connection.
+  readonly query: SqlExecutor['query'] = (sql, params) => this.pooled.query(sql, params);
+  readonly execute: SqlExecutor['execute'] = (sql, params) => this.pooled.execute(sql, params);
+  readonly insertIgnore: SqlExecutor['insertIgnore'] = (t, row) => this.pooled.insertIgnore(t, row);
 
   constructor(connection: MysqlConnection, poolSize = 4) {
     this.pool = mysql.createPool({
@@ -69,16 +73,6 @@ export class MysqlDatabase implements SqlDatabase {
       async (sql, params) => (await this.pool.query({ sql, timeout: QUERY_TIMEOUT_MS }, params))[0],
     );
     this.description = describeMysql(connection);
-  }
-
-  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
-    return this.pooled.query(sql, params);
-  }
-  execute(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.pooled.execute(sql, params);
-  }
-  insertIgnore(table: string, row: Readonly<Record<string, unknown>>): Promise<string | null> {
-    return this.pooled.insertIgnore(table, row);
   }
 
   transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {

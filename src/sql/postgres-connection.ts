@@ -12,7 +12,7 @@ export interface PostgresConnection {
 }
 
 /** True when `text` is a PostgreSQL URI rather than libpq's keyword/value form. */
-export function isPostgresUri(text: string): boolean {
+function isPostgresUri(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text.trim());
 }
 

@@ -17,19 +17,18 @@ const IDLE_IN_TRANSACTION_MS = 10_000;
 /** How soon a LISTEN connection that dropped is tried again. */
 const RELISTEN_MS = 1000;
 
-const { placeholders } = postgresDialect;
-
 function executor(run: (sql: string, params: unknown[]) => Promise<pg.QueryResult>): SqlExecutor {
   return {
     async query(sql, params = []) {
-      return (await run(placeholders(sql), [...params])).rows as SqlRow[];
+      return (await run(postgresDialect.placeholders(sql), [...params])).rows as SqlRow[];
     },
     async execute(sql, params = []) {
-      return (await run(placeholders(sql), [...params])).rowCount ?? 0;
+      return (await run(postgresDialect.placeholders(sql), [...params])).rowCount ?? 0;
     },
     async insertIgnore(table, row) {
       const sql = postgresDialect.insertIgnore(table, Object.keys(row));
-      const rows = (await run(placeholders(sql), Object.values(row))).rows as SqlRow[];
+      const rows = (await run(postgresDialect.placeholders(sql), Object.values(row)))
+        .rows as SqlRow[];
       return rows[0] ? String(rows[0].id) : null;
     },
   };
@@ -43,6 +42,10 @@ export class PostgresDatabase implements SqlDatabase {
   private readonly config: pg.ClientConfig;
   private readonly pool: pg.Pool;
   private readonly pooled: SqlExecutor;
+  // The statements outside a transaction, each on any pooled connection.
+  readonly query: SqlExecutor['query'] = (sql, params) => this.pooled.query(sql, params);
+  readonly execute: SqlExecutor['execute'] = (sql, params) => this.pooled.execute(sql, params);
+  readonly insertIgnore: SqlExecutor['insertIgnore'] = (t, row) => this.pooled.insertIgnore(t, row);
 
   /** `conninfo`: a postgres:// URI or libpq's keyword/value form. */
   constructor(conninfo: string, poolSize = 4) {
@@ -65,16 +68,6 @@ export class PostgresDatabase implements SqlDatabase {
       notifySql: (channel) => `SELECT pg_notify('${channel}', ?)`,
       listen: (channel, listener) => this.listen(channel, listener),
     };
-  }
-
-  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
-    return this.pooled.query(sql, params);
-  }
-  execute(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.pooled.execute(sql, params);
-  }
-  insertIgnore(table: string, row: Readonly<Record<string, unknown>>): Promise<string | null> {
-    return this.pooled.insertIgnore(table, row);
   }
 
   transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
@@ -105,7 +98,9 @@ export class PostgresDatabase implements SqlDatabase {
         async executeAndCommit(sql, params = []) {
           if (state === 'idle') {
             state = 'committed';
-            return (await client.query(placeholders(sql), [...params])).rowCount ?? 0;
+            return (
+              (await client.query(postgresDialect.placeholders(sql), [...params])).rowCount ?? 0
+            );
           }
           const changed = await statements.execute(sql, params);
           await client.query('COMMIT');

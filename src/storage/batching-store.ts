@@ -27,12 +27,6 @@ export interface ReconnectPolicy {
 export interface BatchingStoreOptions {
   readonly log?: StoreLogger;
   readonly reconnect?: Partial<ReconnectPolicy>;
-  /**
-   * The most operations one transaction takes (default: no limit). Everything queued goes out, in
-   * order, but capped transactions keep acknowledgements flowing steadily under heavy load
-   * instead of the whole window of in-flight submissions moving in lock-step.
-   */
-  readonly maxBatch?: number;
 }
 
 type Operation =
@@ -85,8 +79,7 @@ export class BatchingStore<B extends StoreBackend = StoreBackend> implements Job
   readonly description: string;
   readonly #log: StoreLogger;
   readonly #reconnect: Backoff;
-  readonly #maxBatch: number;
-  /** Whether batches go out before the turn ends (in-order backends, transactions not capped). */
+  /** Whether batches go out before the turn ends (in-order backends). */
   readonly #eager: boolean;
   /** How many turn-ending batches may be in flight at once. */
   readonly #turnLimit: number;
@@ -121,10 +114,8 @@ export class BatchingStore<B extends StoreBackend = StoreBackend> implements Job
       // Full jitter on the upper half, so many servers do not reconnect in step.
       jitter: 0.5,
     };
-    this.#maxBatch = Math.max(1, options.maxBatch ?? Number.MAX_SAFE_INTEGER);
-    const inOrder = backend.order === 'in-order';
-    this.#eager = inOrder && this.#maxBatch === Number.MAX_SAFE_INTEGER;
-    this.#turnLimit = inOrder ? Math.max(1, backend.turnsInFlight) : 1;
+    this.#eager = backend.order === 'in-order';
+    this.#turnLimit = backend.order === 'in-order' ? Math.max(1, backend.turnsInFlight) : 1;
   }
 
   /** Transactions committed so far (for tests and metrics). */
@@ -273,7 +264,7 @@ export class BatchingStore<B extends StoreBackend = StoreBackend> implements Job
       this.#state === 'up' &&
       this.#turnsInFlight < this.#turnLimit
     ) {
-      this.#send(this.#pending.splice(0, this.#maxBatch), true);
+      this.#send(this.#pending.splice(0), true);
     }
   }
 
