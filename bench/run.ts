@@ -30,15 +30,18 @@ const USAGE = `usage: node dist/bench/run.js [options]
 
   --scenario LIST     comma-separated, from: ${SCENARIO_NAMES.join(', ')} (default: all)
   --servers LIST      comma-separated, from: ${SERVER_KINDS.join(', ')}, or all
-                      (default: ${DEFAULT_SERVER_KINDS.join(',')})
-  --jobs N            jobs for bg-submit, end-to-end, fg-latency and fg-throughput
+                      (default: ${DEFAULT_SERVER_KINDS.join(',')}; null runs the bg-submit
+                      scenarios only and is skipped, with a note, for the others)
+  --jobs N            jobs for the bg-submit, end-to-end, fg-latency and fg-throughput
+                      scenarios (both patterns)
   --queued N          jobs queued in the memory and deep-queue scenarios (default 1000000)
   --probe N           submits timed in deep-queue, empty and full (default 100000)
   --library-jobs N    10 MB jobs in library-10mb (default ${FULL_SIZES.libraryJobs})
   --quick             tiny sizes, for a smoke run
   --repeat N          runs per scenario and server; the median is reported (default 1)
-  --window N          unacknowledged background submits per connection (default ${DEFAULT_SHAPE.submitWindow})
-  --fg-window N       foreground jobs in flight per client in fg-throughput (default ${DEFAULT_SHAPE.foregroundWindow})
+  --window N          streaming: unacknowledged background submits per connection (default ${DEFAULT_SHAPE.submitWindow})
+  --fg-window N       streaming: foreground jobs in flight per client in fg-throughput (default ${DEFAULT_SHAPE.foregroundWindow})
+  --batch N           libgearman pattern: jobs per batch, waited for before the next (default ${DEFAULT_SHAPE.batchSize})
   --connections N     submitting connections in bg-submit (default ${DEFAULT_SHAPE.submitConnections})
   --e2e-workers N     workers in end-to-end (default ${DEFAULT_SHAPE.e2eWorkers})
   --agents 1|2        load-generator processes: 2 = workers and clients apart (default ${DEFAULT_SHAPE.agents})
@@ -101,6 +104,7 @@ function parse(argv: string[]): CommandLine | 'help' {
       repeat: { type: 'string' },
       window: { type: 'string' },
       'fg-window': { type: 'string' },
+      batch: { type: 'string' },
       connections: { type: 'string' },
       'e2e-workers': { type: 'string' },
       agents: { type: 'string' },
@@ -152,6 +156,7 @@ function parse(argv: string[]): CommandLine | 'help' {
         1,
         positiveInt('--e2e-workers', values['e2e-workers'], DEFAULT_SHAPE.e2eWorkers),
       ),
+      batchSize: Math.max(1, positiveInt('--batch', values.batch, DEFAULT_SHAPE.batchSize)),
     },
     paths: {
       gearmand: values.gearmand ?? defaultServerPaths.gearmand,
@@ -187,6 +192,8 @@ export async function run(argv: string[]): Promise<number> {
   const record = await runBenchmark(options, (line) => console.error(line));
   const table = markdownTable(tableRows(record));
   console.log(`\n${table}\n`);
+  const skips = [...new Set(record.skipped.map((s) => `${s.server} (${s.reason})`))];
+  for (const skip of skips) console.log(`skipped where it cannot run: ${skip}`);
   for (const f of record.failures) console.log(`FAILED: ${f.scenario} on ${f.server}: ${f.error}`);
   if (out !== undefined) {
     mkdirSync(resolve(out, '..'), { recursive: true });

@@ -132,6 +132,7 @@ describe('bench figures', () => {
       repeat: 1,
       commandLines: {},
       failures: [],
+      skipped: [],
       measurements: [
         { ...base, key: 'bg-submit.rate', server: 'gearmand', value: 400_000, runs: [400_000] },
         { ...base, key: 'bg-submit.rate', server: 'gearbox', value: 300_000, runs: [300_000] },
