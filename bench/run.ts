@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './lib/bench-error.js';
-import { liveChildren, signalChildren } from './lib/children.js';
+import { stopChildrenOnSignals } from './lib/children.js';
 import { markdownTable, runBenchmark, tableRows } from './lib/benchmark.js';
 import {
   DEFAULT_SHAPE,
@@ -203,26 +203,8 @@ export async function run(argv: string[]): Promise<number> {
   return record.failures.length === 0 ? 0 : 1;
 }
 
-/** On Ctrl-C or a kill, stop the servers and load generators by PID before leaving. */
-function stopChildrenOnSignals(): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`bench: ${signal}, stopping the servers and load generators`);
-      signalChildren('SIGTERM');
-      const started = Date.now();
-      const timer = setInterval(() => {
-        if (liveChildren() === 0 || Date.now() - started > 5000) {
-          signalChildren('SIGKILL');
-          clearInterval(timer);
-          process.exit(signal === 'SIGINT' ? 130 : 143);
-        }
-      }, 50);
-    });
-  }
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  stopChildrenOnSignals();
+  stopChildrenOnSignals('bench');
   run(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {

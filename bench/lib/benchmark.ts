@@ -53,7 +53,8 @@ export interface BenchmarkRecord {
 /** Why the null server sits out every scenario but the background submits. */
 const NULL_SKIP = 'the null server only answers background submits';
 
-function median(values: readonly number[]): number {
+/** The median; the mean of the middle two for an even count. */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1

@@ -42,7 +42,7 @@ export function planFds(connections: number, limits: FdLimits, who: string): FdP
     return { ok: true, raiseTo: Number.isFinite(limits.hard) ? limits.hard : need };
   return {
     ok: false,
-    note: `skipped: the ${who} needs ${need} open files for ${connections} connections, the hard limit (ulimit -Hn) is ${limits.hard}`,
+    note: `skipped: ${connections} connections need ${need} open files in the ${who}, over the hard limit (ulimit -Hn) of ${limits.hard}`,
   };
 }
 

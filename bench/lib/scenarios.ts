@@ -134,7 +134,7 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 const FUNCTION = 'bench';
 
 /** The one result of a kind in a phase (each phase runs at most one task of each kind). */
-function only(results: TaskResult[][], kind: Task['kind']): TaskResult {
+export function only(results: TaskResult[][], kind: Task['kind']): TaskResult {
   const found = results.flat().find((r) => r.kind === kind);
   if (!found) throw new BenchError('AGENT_FAILED', `no ${kind} result`);
   return found;
@@ -152,7 +152,8 @@ function plan(ctx: ScenarioContext, workers: Task[], clients: Task[]): PhasePlan
   ];
 }
 
-function rate(counted: number, startedAt: number, finishedAt: number): number {
+/** Jobs per second between two wall-clock times in ms. */
+export function rate(counted: number, startedAt: number, finishedAt: number): number {
   const seconds = (finishedAt - startedAt) / 1000;
   return seconds > 0 ? counted / seconds : 0;
 }

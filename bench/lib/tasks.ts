@@ -77,7 +77,8 @@ export interface ForegroundClientsTask {
 
 /**
  * Connections that connect, make one ECHO round trip (so the server has accepted them) and then
- * stay idle until the phase ends.
+ * stay idle. The task is done at once; its connections close when the agent's other tasks are
+ * done, so give it to the agent that runs the load.
  */
 export interface IdleConnectionsTask {
   readonly kind: 'idle';
