@@ -123,8 +123,8 @@ function parse(argv: string[]): { options: ScalingOptions; out: string } | 'help
     workerJobs: Math.max(1, count('--worker-jobs', values['worker-jobs'], base.workerJobs)),
     latencyJobs: Math.max(1, count('--latency-jobs', values['latency-jobs'], base.latencyJobs)),
   };
-  const pattern = (choose('--pattern', values.pattern ?? 'libgearman', PATTERNS)[0] ??
-    'libgearman') as Pattern;
+  const pattern: Pattern =
+    choose('--pattern', values.pattern ?? 'libgearman', PATTERNS)[0] ?? 'libgearman';
   const window =
     pattern === 'libgearman'
       ? Math.max(1, count('--batch', values.batch, 100))
