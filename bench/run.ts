@@ -6,8 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { BenchError } from './lib/bench-error.js';
 import { stopChildrenOnSignals } from './lib/children.js';
+import { pickList, positiveInt } from './lib/options.js';
 import { markdownTable, runBenchmark, tableRows } from './lib/benchmark.js';
 import {
   DEFAULT_SHAPE,
@@ -53,36 +53,6 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --out FILE          where to write the JSON record (default bench/results/<date>.json)
   --no-save           do not write the JSON record
   -h, --help          this text`;
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0)
-    throw new BenchError('BAD_OPTION', `${name} wants a whole number, got '${text}'`);
-  return n;
-}
-
-function pickList<T extends string>(
-  name: string,
-  text: string | undefined,
-  allowed: readonly T[],
-  fallback: readonly T[] = allowed,
-): T[] {
-  if (text === undefined) return [...fallback];
-  if (text === 'all') return [...allowed];
-  const chosen = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const item of chosen) {
-    if (!(allowed as readonly string[]).includes(item))
-      throw new BenchError(
-        'BAD_OPTION',
-        `${name}: unknown '${item}' (choose from ${allowed.join(', ')})`,
-      );
-  }
-  return chosen as T[];
-}
 
 /** Parsed command line. */
 interface CommandLine {

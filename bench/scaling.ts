@@ -10,8 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { BenchError } from './lib/bench-error.js';
 import { stopChildrenOnSignals } from './lib/children.js';
+import { numberList, pickList, positiveInt } from './lib/options.js';
 import {
   FULL_SCALING_SIZES,
   QUICK_SCALING_SIZES,
@@ -54,32 +54,6 @@ const USAGE = `usage: node dist/bench/scaling.js [options]
   --out DIR            where scaling.json and the SVG charts go (default bench/results/scaling)
   -h, --help           this text`;
 
-function wholeNumber(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0)
-    throw new BenchError('BAD_OPTION', `${name} wants a whole number, got '${text}'`);
-  return n;
-}
-
-function numberList(name: string, text: string | undefined, fallback: readonly number[]): number[] {
-  if (text === undefined) return [...fallback];
-  const list = text.split(',').map((s) => wholeNumber(name, s.trim()));
-  if (list.length === 0) throw new BenchError('BAD_OPTION', `${name}: no points`);
-  return list;
-}
-
-function choose<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  if (text === 'all') return [...allowed];
-  const chosen = text.split(',').map((s) => s.trim());
-  for (const item of chosen)
-    if (!(allowed as readonly string[]).includes(item))
-      throw new BenchError(
-        'BAD_OPTION',
-        `${name}: unknown '${item}' (choose from ${allowed.join(', ')})`,
-      );
-  return chosen as T[];
-}
-
 function parse(argv: string[]): { options: ScalingOptions; out: string } | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -108,8 +82,6 @@ function parse(argv: string[]): { options: ScalingOptions; out: string } | 'help
   });
   if (values.help) return 'help';
   const base = values.quick ? QUICK_SCALING_SIZES : FULL_SCALING_SIZES;
-  const count = (name: string, text: string | undefined, fallback: number): number =>
-    text === undefined ? fallback : wholeNumber(name, text);
   const sizes: ScalingSizes = {
     connections: numberList('--connections', values.connections, base.connections).map((x) =>
       Math.max(1, x),
@@ -119,23 +91,27 @@ function parse(argv: string[]): { options: ScalingOptions; out: string } | 'help
     ),
     workers: numberList('--workers', values.workers, base.workers).map((x) => Math.max(1, x)),
     queued: numberList('--queued', values.queued, base.queued),
-    jobs: Math.max(1, count('--jobs', values.jobs, base.jobs)),
-    workerJobs: Math.max(1, count('--worker-jobs', values['worker-jobs'], base.workerJobs)),
-    latencyJobs: Math.max(1, count('--latency-jobs', values['latency-jobs'], base.latencyJobs)),
+    jobs: Math.max(1, positiveInt('--jobs', values.jobs, base.jobs)),
+    workerJobs: Math.max(1, positiveInt('--worker-jobs', values['worker-jobs'], base.workerJobs)),
+    latencyJobs: Math.max(
+      1,
+      positiveInt('--latency-jobs', values['latency-jobs'], base.latencyJobs),
+    ),
   };
   const pattern: Pattern =
-    choose('--pattern', values.pattern ?? 'libgearman', PATTERNS)[0] ?? 'libgearman';
+    pickList('--pattern', values.pattern, PATTERNS, ['libgearman'])[0] ?? 'libgearman';
   const window =
     pattern === 'libgearman'
-      ? Math.max(1, count('--batch', values.batch, 100))
-      : Math.max(1, count('--window', values.window, 1000));
+      ? Math.max(1, positiveInt('--batch', values.batch, 100))
+      : Math.max(1, positiveInt('--window', values.window, 1000));
   return {
     options: {
-      figures: choose<ScalingFigureName>('--figures', values.figures ?? 'all', SCALING_FIGURES),
-      servers: choose<ServerKind>(
+      figures: pickList<ScalingFigureName>('--figures', values.figures, SCALING_FIGURES),
+      servers: pickList<ServerKind>(
         '--servers',
-        values.servers ?? DEFAULT_SERVER_KINDS.join(','),
+        values.servers,
         SERVER_KINDS,
+        DEFAULT_SERVER_KINDS,
       ),
       sizes,
       load: { pattern, window, uniques: 'distinct' },
@@ -143,8 +119,8 @@ function parse(argv: string[]): { options: ScalingOptions; out: string } | 'help
         gearmand: values.gearmand ?? defaultServerPaths.gearmand,
         gearboxMain: values['gearbox-main'] ?? defaultServerPaths.gearboxMain,
       },
-      repeat: Math.max(1, count('--repeat', values.repeat, 1)),
-      timeoutMs: Math.max(1, count('--timeout', values.timeout, 600)) * 1000,
+      repeat: Math.max(1, positiveInt('--repeat', values.repeat, 1)),
+      timeoutMs: Math.max(1, positiveInt('--timeout', values.timeout, 600)) * 1000,
     },
     out: resolve(values.out ?? join('bench', 'results', 'scaling')),
   };
