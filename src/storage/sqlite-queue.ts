@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../protocol/errors.js';
 import { placeholderList, sqliteDialect } from '../sql/dialect.js';
 import { QUEUE_COLUMNS, QUEUE_KEY } from './row.js';
 import { readOperations, type PackedOperations } from './sqlite-batch.js';
+import { SqliteSpace, WAL_SIZE_LIMIT } from './sqlite-space.js';
 
 /** A row SQLite refused: the operation's index in its batch, and the error. */
 export type RowFailure = [index: number, error: unknown];
@@ -24,26 +26,46 @@ export interface SqliteQueue {
   commit(): void;
   /** Rolls back the open transaction, if any. */
   rollback(): void;
+  /** Whether rows were deleted since the last `reclaim`, so that free space may be due back. */
+  readonly reclaimDue: boolean;
+  /**
+   * One bounded step of giving free space back to the file system (see SqliteSpace); does
+   * nothing inside a transaction. Returns true when another step is due. Throws what SQLite
+   * throws; the queue itself is unaffected.
+   */
+  reclaim(): boolean;
   close(): void;
 }
 
 /** Rows per multi-row INSERT: a quarter less time per row than one statement per row. */
 const ROWS_PER_INSERT = 16;
 const COLUMNS = QUEUE_COLUMNS.length;
+/** Steps the open runs at most to give back what an earlier run left free. */
+const OPEN_RECLAIM_STEPS = 10_000;
 
 /**
  * gearmand's SQLite queue table, opened for writing: WAL with `synchronous=FULL` (a commit is on
  * disk before it returns — power loss included — and costs one fsync of the log), the table
  * created if missing, `when_to_run` added to old tables as gearmand does, and our nullable
- * `reducer` column added (gearmand names its columns, so it does not notice).
+ * `reducer` column added (gearmand names its columns, so it does not notice). A new file gets
+ * `auto_vacuum=INCREMENTAL`, and free space an earlier run left is given back before the queue
+ * is used (SqliteSpace).
  */
-export function openSqliteQueue(file: string, table: string): SqliteQueue {
+export function openSqliteQueue(
+  file: string,
+  table: string,
+  warn: (message: string) => void,
+): SqliteQueue {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
+  let space: SqliteSpace;
   try {
+    // Before anything writes page 1 (journal_mode=WAL does): later it takes a VACUUM to change.
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     db.exec(
       `CREATE TABLE IF NOT EXISTS ${table} (unique_key TEXT, function_name TEXT, priority INTEGER, data BLOB, when_to_run INTEGER, PRIMARY KEY(unique_key,function_name))`,
     );
@@ -52,9 +74,16 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
     );
     if (!columns.has('when_to_run')) db.exec(`ALTER TABLE ${table} ADD COLUMN when_to_run INTEGER`);
     if (!columns.has('reducer')) db.exec(`ALTER TABLE ${table} ADD COLUMN reducer TEXT`);
+    space = new SqliteSpace(db, file, table);
   } catch (err) {
     db.close();
     throw err;
+  }
+  try {
+    for (let i = 0; i < OPEN_RECLAIM_STEPS && space.step(); i++);
+  } catch (err) {
+    // Space is not worth failing the open for; the next drain tries again.
+    warn(`${file}: cannot give free space back at open: ${errorMessage(err)}`);
   }
   const row = `(${placeholderList(COLUMNS)})`;
   const insertStatement = (rows: number): Database.Statement =>
@@ -88,21 +117,27 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
   const rows: unknown[] = new Array<unknown>(ROWS_PER_INSERT * COLUMNS);
   const rowIndexes: number[] = new Array<number>(ROWS_PER_INSERT);
   let waiting = 0;
+  let removed = false;
   const insertWaiting = (failures: RowFailure[]): void => {
     const count = waiting;
     waiting = 0;
-    if (count === ROWS_PER_INSERT) {
-      try {
-        insertMany.run(rows);
-        return;
-      } catch (err) {
-        // The statement was undone as a whole; find the row at fault one by one below.
-        if (!db.inTransaction) throw err;
+    try {
+      if (count === ROWS_PER_INSERT) {
+        try {
+          insertMany.run(rows);
+          return;
+        } catch (err) {
+          // The statement was undone as a whole; find the row at fault one by one below.
+          if (!db.inTransaction) throw err;
+        }
       }
-    }
-    for (let i = 0; i < count; i++) {
-      const row = rows.slice(i * COLUMNS, (i + 1) * COLUMNS);
-      attempt(() => insertOne.run(row), rowIndexes[i] as number, failures);
+      for (let i = 0; i < count; i++) {
+        const row = rows.slice(i * COLUMNS, (i + 1) * COLUMNS);
+        attempt(() => insertOne.run(row), rowIndexes[i] as number, failures);
+      }
+    } finally {
+      // SQLite has its own copy now: a data view left here would keep the whole batch alive.
+      rows.fill(undefined, 0, count * COLUMNS);
     }
   };
 
@@ -116,6 +151,7 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
         batch,
         (isRemove, functionName, uniqueKey, priority, whenToRun, reducer, data) => {
           if (isRemove) {
+            removed = true;
             if (waiting > 0) insertWaiting(failures);
             attempt(() => remove.run(uniqueKey, functionName), index++, failures);
             return;
@@ -145,6 +181,14 @@ export function openSqliteQueue(file: string, table: string): SqliteQueue {
     },
     rollback() {
       if (db.inTransaction) rollback.run();
+    },
+    get reclaimDue() {
+      return removed;
+    },
+    reclaim() {
+      if (db.inTransaction) return false;
+      removed = false;
+      return space.step();
     },
     close: () => db.close(),
   };

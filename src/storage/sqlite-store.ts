@@ -7,7 +7,7 @@ import type { StoredJob } from './job-store.js';
 import { QUEUE_COLUMNS, rowToJob } from './row.js';
 import { packOperations } from './sqlite-batch.js';
 import type { InOrderBackend, InOrderResult, StoredJobKeyOperation } from './store-backend.js';
-import { StoreError } from './store-error.js';
+import { silentLogger, StoreError, type StoreLogger } from './store-error.js';
 
 /** Where and how the SQLite queue lives. */
 export interface SqliteStoreOptions extends BatchingStoreOptions {
@@ -38,6 +38,7 @@ interface ThreadError {
 interface ThreadReply {
   readonly id?: number;
   readonly ready?: boolean;
+  readonly warning?: string;
   readonly error?: ThreadError;
   readonly transactions?: number;
   readonly failures?: readonly [number, ThreadError][];
@@ -77,12 +78,14 @@ export class SqliteBackend implements InOrderBackend {
   readonly description: string;
   readonly #file: string;
   readonly #table: string;
+  readonly #log: StoreLogger;
   #thread: Worker | undefined;
   #nextId = 1;
   readonly #waiting = new Map<number, Waiter>();
 
   constructor(options: SqliteStoreOptions) {
     this.#file = options.file;
+    this.#log = options.log ?? silentLogger;
     this.#table = checkTableName(options.table ?? 'gearman_queue');
     this.description = `sqlite:${this.#file} (table ${this.#table})`;
   }
@@ -109,6 +112,8 @@ export class SqliteBackend implements InOrderBackend {
     }
     this.#thread = thread;
     thread.on('message', (reply: ThreadReply) => {
+      if (reply.warning !== undefined)
+        this.#log('WARNING', `${this.description}: ${reply.warning}`);
       if (reply.id === undefined) return;
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);

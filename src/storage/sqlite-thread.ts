@@ -5,7 +5,11 @@
  * Messages in: `{ id, packed?, endsTurn }` (a batch from `packOperations`, transferred), or
  * `{ id, close: true }`. Out, once the batch's transaction has committed: `{ id, transactions,
  * failures? }` — `failures` holds `[index, error]` for rows SQLite refused — or `{ id, error }`
- * when its transaction was lost; first `{ ready: true }` or `{ error }` after opening.
+ * when its transaction was lost; first `{ ready: true }` or `{ error }` after opening; at any
+ * time after that `{ warning }`, a problem that loses nothing, for the log.
+ *
+ * After a commit that deleted rows, free space is given back to the file system between
+ * batches, a bounded step at a time (sqlite-space.ts).
  *
  * Batches are applied strictly in the order they arrive, into one open transaction, which a
  * turn-ending batch commits. The server sends eager batches while its event-loop turn is still
@@ -19,12 +23,14 @@ import {
   type MessagePort,
 } from 'node:worker_threads';
 import { errorMessage } from '../protocol/errors.js';
+import { collectGarbage } from './collect-garbage.js';
 import type { PackedOperations } from './sqlite-batch.js';
 import { openSqliteQueue, type SqliteQueue } from './sqlite-queue.js';
 
 interface Request {
   readonly id: number;
-  readonly packed?: PackedOperations;
+  /** Cleared once applied, so that a large batch can be collected before it is answered. */
+  packed?: PackedOperations | undefined;
   readonly endsTurn?: boolean;
   readonly close?: boolean;
 }
@@ -42,6 +48,11 @@ interface Member {
 
 /** The most batches one transaction takes, so a busy server's answers never wait for too many. */
 const MAX_BATCHES_PER_TRANSACTION = 64;
+/**
+ * Batches of at least this many bytes (a large payload) are collected before they are answered:
+ * this thread allocates little, so V8 would otherwise keep a dropped batch for a long time.
+ */
+const COLLECT_AFTER_BYTES = 1024 * 1024;
 
 function errorOf(err: unknown): ThreadError {
   const code = (err as { code?: unknown }).code;
@@ -54,6 +65,11 @@ class Writer {
   #queue: SqliteQueue | undefined;
   /** Whether the last batch applied ended a turn (so the open transaction may commit). */
   #turnEnded = true;
+  /** Whether a large batch was applied since the last commit. */
+  #collect = false;
+  #reclaimScheduled = false;
+  /** Set after a failed reclaim step, so a lasting cause is reported once. */
+  #reclaimFailing = false;
 
   constructor(
     private readonly port: MessagePort,
@@ -86,12 +102,15 @@ class Writer {
   }
 
   #apply(queue: SqliteQueue, request: Request): void {
-    if (!request.packed) {
+    const packed = request.packed;
+    if (!packed) {
       this.#members.push({ id: request.id, failures: [] });
       return;
     }
+    request.packed = undefined;
+    if (packed.bytes >= COLLECT_AFTER_BYTES) this.#collect = true;
     try {
-      const failures = queue.apply(request.packed);
+      const failures = queue.apply(packed);
       this.#members.push({
         id: request.id,
         failures: failures.map(([index, err]) => [index, errorOf(err)]),
@@ -106,6 +125,11 @@ class Writer {
 
   #commit(queue: SqliteQueue): void {
     if (this.#members.length === 0) return;
+    if (this.#collect) {
+      // SQLite copied the rows' bytes; the batch is garbage now (~1 ms on this small heap).
+      this.#collect = false;
+      collectGarbage();
+    }
     try {
       queue.commit();
     } catch (err) {
@@ -122,6 +146,30 @@ class Writer {
           ? { id: member.id, transactions, failures: member.failures }
           : { id: member.id, transactions },
       );
+    });
+    if (queue.reclaimDue) this.#scheduleReclaim();
+  }
+
+  /**
+   * Gives free space back (SqliteSpace) in bounded steps, each after the messages already waiting
+   * have been handled (setImmediate runs after the poll phase), so batches are not held up.
+   */
+  #scheduleReclaim(): void {
+    if (this.#reclaimScheduled) return;
+    this.#reclaimScheduled = true;
+    setImmediate(() => {
+      this.#reclaimScheduled = false;
+      const queue = this.#queue;
+      if (!queue) return;
+      try {
+        const more = queue.reclaim();
+        this.#reclaimFailing = false;
+        if (more) this.#scheduleReclaim();
+      } catch (err) {
+        if (!this.#reclaimFailing)
+          warn(this.port, `cannot give free space back: ${errorOf(err).message}`);
+        this.#reclaimFailing = true;
+      }
     });
   }
 
@@ -144,13 +192,24 @@ class Writer {
   }
 }
 
+/** A problem that loses nothing, for the store's log. */
+function warn(port: MessagePort, message: string): void {
+  port.postMessage({ warning: message });
+}
+
 const port = parentPort;
 if (port) {
   const { file, table } = workerData as { file: string; table: string };
   try {
-    const writer = new Writer(port, openSqliteQueue(file, table));
+    // Warnings wait for `ready`: the store takes the first message as the outcome of the open.
+    const openWarnings: string[] = [];
+    const writer = new Writer(
+      port,
+      openSqliteQueue(file, table, (message) => openWarnings.push(message)),
+    );
     port.on('message', (request: Request) => writer.receive(request));
     port.postMessage({ ready: true });
+    for (const message of openWarnings) warn(port, message);
   } catch (err) {
     port.postMessage({ error: errorOf(err) });
   }

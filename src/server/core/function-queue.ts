@@ -1,18 +1,30 @@
 import type { Priority } from '../../protocol/packet-types.js';
 import type { Job } from './job.js';
+import { LazyMap, LazySet } from './lazy-collections.js';
+
+/** Whether a byte string is plain ASCII, so that its UTF-8 reading is itself. */
+function isAscii(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(value);
+}
 
 /**
  * One function: its three FIFO priority lists (HIGH, NORMAL, LOW), its coalescing index, its
  * counters and the sleeping workers that can do it. Lists are intrusive singly linked lists
  * through `Job.next`, so enqueue and dequeue are O(1) without arrays that shift or grow.
+ *
+ * A server may know hundreds of thousands of functions that never see a job (`create function`,
+ * one per tenant), so what only a used function needs is made when first needed: the list ends
+ * on the first push, the index and the sleeping set on their first insertion, the name's bytes
+ * on the first packet that carries them; an ASCII name is its own text. The counter tuples are
+ * array literals, whose elements V8 shares until the first write.
  */
 export class FunctionQueue {
-  /** The name as bytes, for packets. */
-  readonly nameBytes: Buffer;
   /** The name as text (its bytes read as UTF-8), as stores keep it. */
   readonly textName: string;
-  private readonly heads: (Job | undefined)[] = [undefined, undefined, undefined];
-  private readonly tails: (Job | undefined)[] = [undefined, undefined, undefined];
+  private nameBuffer: Buffer | undefined = undefined;
+  /** Heads of the HIGH, NORMAL and LOW lists, then their tails; made by the first push. */
+  private ends: (Job | undefined)[] | undefined = undefined;
   /** Jobs in each list, ignored ones included (they count until a grab skips them). */
   readonly queued: [number, number, number] = [0, 0, 0];
   /** Epoch/scheduled jobs not yet due, by priority. */
@@ -23,9 +35,9 @@ export class FunctionQueue {
   /** Ability registrations (a connection registering twice counts twice, as in gearmand). */
   workers = 0;
   /** Sleeping workers (connection ids) that can do this function, longest asleep first. */
-  readonly sleeping = new Set<number>();
+  readonly sleeping = new LazySet<number>();
   /** Live jobs by coalescing key. */
-  readonly byUnique = new Map<string, Job>();
+  readonly byUnique = new LazyMap<string, Job>();
   /** maxqueue per priority; 0 = unlimited. */
   readonly maxQueue: [number, number, number] = [0, 0, 0];
 
@@ -33,28 +45,35 @@ export class FunctionQueue {
     /** The name as a byte string. */
     readonly name: string,
   ) {
-    this.nameBytes = Buffer.from(name, 'latin1');
-    this.textName = this.nameBytes.toString('utf8');
+    this.textName = isAscii(name) ? name : Buffer.from(name, 'latin1').toString('utf8');
+  }
+
+  /** The name as bytes, for packets. */
+  get nameBytes(): Buffer {
+    return (this.nameBuffer ??= Buffer.from(this.name, 'latin1'));
   }
 
   /** Appends a job at the tail of its priority list. */
   push(job: Job): void {
     const p = job.priority;
+    const ends = (this.ends ??= [undefined, undefined, undefined, undefined, undefined, undefined]);
     job.next = undefined;
-    const tail = this.tails[p];
-    if (tail === undefined) this.heads[p] = job;
+    const tail = ends[3 + p];
+    if (tail === undefined) ends[p] = job;
     else tail.next = job;
-    this.tails[p] = job;
+    ends[3 + p] = job;
     this.queued[p]++;
   }
 
   /** Takes the head of the highest non-empty priority list. */
   shift(): Job | undefined {
+    const ends = this.ends;
+    if (ends === undefined) return undefined;
     for (let p: Priority = 0; p < 3; p++) {
-      const job = this.heads[p];
+      const job = ends[p];
       if (job === undefined) continue;
-      this.heads[p] = job.next;
-      if (job.next === undefined) this.tails[p] = undefined;
+      ends[p] = job.next;
+      if (job.next === undefined) ends[3 + p] = undefined;
       job.next = undefined;
       this.queued[p as Priority]--;
       return job;
@@ -83,6 +102,6 @@ export class FunctionQueue {
 
   /** The jobs of one priority list, head first (for admin listings). */
   *list(priority: Priority): IterableIterator<Job> {
-    for (let job = this.heads[priority]; job !== undefined; job = job.next) yield job;
+    for (let job = this.ends?.[priority]; job !== undefined; job = job.next) yield job;
   }
 }

@@ -17,6 +17,19 @@ export type JobState = (typeof JobState)[keyof typeof JobState];
 
 /** Payloads up to this size are kept as latin1 strings: far smaller than a Buffer object each. */
 const SMALL_PAYLOAD = 128;
+const NO_PAYLOAD = '';
+
+/**
+ * The payload as a job keeps it. Received bytes are never reused (socket chunks and the decoder's
+ * buffers for split payloads are fresh), so a payload that fills most of its own allocation — a
+ * large one, copied once by the decoder — is kept as it is: a second copy would double what a
+ * queued 60 MB job costs. A smaller one is copied, so that it does not pin the whole chunk it
+ * arrived in.
+ */
+function keptPayload(data: Buffer): Buffer | string {
+  if (data.length <= SMALL_PAYLOAD) return data.toString('latin1');
+  return data.length * 2 >= data.buffer.byteLength ? data : Buffer.from(data);
+}
 
 /** Fields only some jobs need, kept out of line so an ordinary queued job stays small. */
 interface JobExtras {
@@ -52,7 +65,7 @@ export class Job {
   /** The store row key while the job is in the store; cleared once the row is deleted. */
   storeKey: string | undefined = undefined;
   extras: JobExtras | undefined = undefined;
-  private readonly payload: Buffer | string;
+  private payload: Buffer | string;
 
   constructor(
     /** The number in the handle `<prefix>:<id>`. */
@@ -67,7 +80,7 @@ export class Job {
     state: JobState,
   ) {
     this.bits = state | (priority << PRIORITY_SHIFT) | (background ? BACKGROUND : 0);
-    this.payload = data.length <= SMALL_PAYLOAD ? data.toString('latin1') : Buffer.from(data);
+    this.payload = keptPayload(data);
   }
 
   get state(): JobState {
@@ -116,6 +129,15 @@ export class Job {
     if (this.unique !== '-') return this.unique;
     const payload = this.payload;
     return typeof payload === 'string' ? payload : payload.toString('latin1');
+  }
+
+  /**
+   * Lets the payload go, for a job that will never be handed to a worker again (ignored or
+   * cancelled) but stays listed until a grab skips it. Take it out of the coalescing index first:
+   * a `-` job's key is its payload.
+   */
+  releasePayload(): void {
+    this.payload = NO_PAYLOAD;
   }
 
   get reducer(): string | undefined {

@@ -1089,6 +1089,7 @@ export class ServerCore {
     if (job.state === JobState.DONE) return;
     job.ignored = true;
     this.removeFromUniqueIndex(job);
+    job.releasePayload();
   }
 
   private detachAll(job: Job): void {
@@ -1288,6 +1289,7 @@ export class ServerCore {
     this.counters.jobsFailed++;
     job.ignored = true;
     this.removeFromUniqueIndex(job);
+    job.releasePayload();
     return AdminReply.ok();
   }
 

@@ -7,6 +7,7 @@ import {
   type TextLine,
 } from '../../protocol/decoder.js';
 import type { ConnectionInfo } from '../core/effects.js';
+import { LARGE_BUFFER, largeBufferPassed } from './memory-reclaimer.js';
 import { OutputQueue } from './output-queue.js';
 
 /** What a connection reports to the server that owns it. */
@@ -93,6 +94,9 @@ export class Connection implements DecoderSink {
   /** @internal Decoder callback. */
   packet(packet: Packet): void {
     if (this.state === ConnState.OPEN) this.host.packet(this, packet);
+    // A packet's payload is its last argument.
+    const payload = packet.args[packet.args.length - 1];
+    if (payload !== undefined && payload.length >= LARGE_BUFFER) largeBufferPassed(payload.length);
   }
 
   /** @internal Decoder callback. */
@@ -110,12 +114,16 @@ export class Connection implements DecoderSink {
     if (this.output.hasReady) {
       const { chunks, bytes } = this.output.take();
       const socket = this.socket;
-      if (chunks.length === 1) socket.write(chunks[0] as Buffer);
+      // Told once the socket has written (and let go of) the last byte.
+      const written = bytes >= LARGE_BUFFER ? () => largeBufferPassed(bytes) : undefined;
+      if (chunks.length === 1) socket.write(chunks[0] as Buffer, written);
       else if (bytes <= JOIN_LIMIT) socket.write(Buffer.concat(chunks, bytes));
       else {
         // Large payloads: hand them over without copying, as one writev.
         socket.cork();
-        for (const chunk of chunks) socket.write(chunk);
+        const last = chunks.length - 1;
+        for (let i = 0; i < last; i++) socket.write(chunks[i] as Buffer);
+        socket.write(chunks[last] as Buffer, written);
         process.nextTick(() => socket.uncork());
       }
     }

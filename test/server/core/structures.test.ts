@@ -5,6 +5,7 @@ import { DelayHeap } from '../../../src/server/core/delay-heap.js';
 import { FunctionQueue } from '../../../src/server/core/function-queue.js';
 import { Job, JobState } from '../../../src/server/core/job.js';
 import { JobTable } from '../../../src/server/core/job-table.js';
+import { LazyMap, LazySet } from '../../../src/server/core/lazy-collections.js';
 
 const fn = new FunctionQueue('f');
 
@@ -75,6 +76,30 @@ describe('FunctionQueue', () => {
     assert.equal(q.shift()?.id, 9);
   });
 
+  it('knows its name as bytes and as text, and serves nothing before its first push', () => {
+    const q = new FunctionQueue(Buffer.from('résumé', 'utf8').toString('latin1'));
+    assert.equal(q.textName, 'résumé');
+    assert.deepEqual(q.nameBytes, Buffer.from('résumé', 'utf8'));
+    assert.equal(q.nameBytes, q.nameBytes, 'made once');
+    assert.equal(new FunctionQueue('plain').textName, 'plain');
+    assert.equal(q.shift(), undefined);
+    assert.deepEqual([...q.list(Priority.HIGH)], []);
+    assert.equal(q.hasQueued, false);
+  });
+
+  it('keeps job payloads without copying large ones and drops an abandoned one', () => {
+    const large = Buffer.alloc(4096, 1);
+    const kept = new Job(3, fn, '', large, Priority.NORMAL, false, 0, JobState.QUEUED);
+    assert.equal(kept.data, large, 'a payload filling its own buffer is not copied');
+    const chunk = Buffer.alloc(65536, 2);
+    const part = chunk.subarray(100, 1100);
+    const copied = new Job(4, fn, '', part, Priority.NORMAL, false, 0, JobState.QUEUED);
+    assert.notEqual(copied.data.buffer, chunk.buffer, 'a small part of a chunk is copied');
+    assert.deepEqual(copied.data, part);
+    copied.releasePayload();
+    assert.equal(copied.data.length, 0);
+  });
+
   it('packs job flags without them leaking into each other', () => {
     const j = new Job(1, fn, 'u', Buffer.from('d'), Priority.LOW, false, 0, JobState.PENDING);
     j.state = JobState.RUNNING;
@@ -93,5 +118,40 @@ describe('FunctionQueue', () => {
     const big = new Job(2, fn, '-', Buffer.alloc(1000, 7), Priority.HIGH, true, 0, JobState.QUEUED);
     assert.deepEqual(big.data, Buffer.alloc(1000, 7));
     assert.equal(big.coalesceKey, Buffer.alloc(1000, 7).toString('latin1'));
+  });
+});
+
+describe('LazySet and LazyMap', () => {
+  it('behave as a Set in insertion order, deletions during iteration included', () => {
+    const set = new LazySet<number>();
+    assert.equal(set.size, 0);
+    assert.equal(set.has(1), false);
+    assert.equal(set.delete(1), false);
+    assert.deepEqual([...set], []);
+    set.add(3).add(1).add(2).add(1);
+    assert.equal(set.size, 3);
+    assert.equal(set.has(1), true);
+    const seen: number[] = [];
+    for (const v of set) {
+      seen.push(v);
+      if (v === 3) set.delete(1);
+    }
+    assert.deepEqual(seen, [3, 2], 'a value deleted before it is reached is not seen');
+    assert.deepEqual([...set.values()], [3, 2]);
+  });
+
+  it('behave as a Map', () => {
+    const map = new LazyMap<string, number>();
+    assert.equal(map.get('a'), undefined);
+    assert.equal(map.has('a'), false);
+    assert.equal(map.delete('a'), false);
+    assert.equal(map.size, 0);
+    assert.deepEqual([...map], []);
+    map.set('a', 1).set('b', 2).set('a', 3);
+    assert.equal(map.get('a'), 3);
+    assert.equal(map.size, 2);
+    assert.equal(map.delete('b'), true);
+    assert.deepEqual([...map], [['a', 3]]);
+    assert.deepEqual([...map.values()], [3]);
   });
 });
