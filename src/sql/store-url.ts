@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { errorMessage } from '../protocol/errors.js';
 import { conninfoPairs, parseConninfo } from './postgres-connection.js';
 
 /**
@@ -127,7 +128,7 @@ function checkConninfo(url: string, conninfo: string): void {
   try {
     parseConninfo(conninfo);
   } catch (err) {
-    badUrl(url, (err as Error).message);
+    badUrl(url, errorMessage(err));
   }
 }
 
@@ -137,7 +138,7 @@ function parseKeywordConninfo(url: string): QueueConfig {
   try {
     for (const [key, value] of conninfoPairs(url)) if (key === 'table') table = value;
   } catch (err) {
-    badUrl(url, (err as Error).message);
+    badUrl(url, errorMessage(err));
   }
   checkConninfo(url, url);
   const conninfo = url.trim();
