@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, type Backoff } from '../protocol/backoff.js';
 import { errorMessage } from '../protocol/errors.js';
-import { createSqlDatabase, isSqlLocation } from '../sql/create-database.js';
+import { createSqlDatabase, isSqlLocation, type SqlLocation } from '../sql/create-database.js';
 import { classifySqlError } from '../sql/sql-errors.js';
-import { parseStoreUrl } from '../sql/store-url.js';
+import { parseStoreUrl, type QueueConfig } from '../sql/store-url.js';
 import { checkTableName } from '../sql/table-name.js';
 import { SchedulerError } from './errors.js';
 import { DEFAULT_SCHEDULER_TABLE, SqlSchedulerStore } from './sql-scheduler-store.js';
@@ -28,6 +28,34 @@ export interface OpenSchedulerStoreOptions {
   readonly onRetry?: (error: unknown) => void;
 }
 
+/** The database and the table a store URL and `--table` name; INVALID_REQUEST when they are bad. */
+function locate(
+  url: string,
+  tableOption: string | undefined,
+): { location: SqlLocation; table: string } {
+  let location: QueueConfig;
+  let table: string;
+  try {
+    location = parseStoreUrl(url);
+    table = checkTableName(
+      tableOption ?? ('table' in location ? location.table : undefined) ?? DEFAULT_SCHEDULER_TABLE,
+    );
+  } catch (err) {
+    throw new SchedulerError('INVALID_REQUEST', errorMessage(err), { cause: err });
+  }
+  if (!isSqlLocation(location))
+    throw new SchedulerError(
+      'INVALID_REQUEST',
+      `the scheduler needs a SQL database (postgres://…, host=… dbname=…, mysql://… or sqlite:<file>), not ${location.type}`,
+    );
+  if (tableOption !== undefined && location.table !== undefined && tableOption !== location.table)
+    throw new SchedulerError(
+      'INVALID_REQUEST',
+      `two tables given: '${location.table}' in the store URL and '${tableOption}'`,
+    );
+  return { location, table };
+}
+
 /**
  * Opens the store a store URL names — the same forms `gearbox server --store` takes, for a SQL
  * database: `postgres://…` (or `postgresql://`), libpq's `host=… dbname=…`, `mysql://…` (MySQL
@@ -37,32 +65,7 @@ export async function openSchedulerStore(
   url: string,
   options: OpenSchedulerStoreOptions = {},
 ): Promise<SqlSchedulerStore> {
-  let location;
-  try {
-    location = parseStoreUrl(url);
-  } catch (err) {
-    throw new SchedulerError('INVALID_REQUEST', errorMessage(err), { cause: err });
-  }
-  if (!isSqlLocation(location))
-    throw new SchedulerError(
-      'INVALID_REQUEST',
-      `the scheduler needs a SQL database (postgres://…, host=… dbname=…, mysql://… or sqlite:<file>), not ${location.type}`,
-    );
-  if (
-    options.table !== undefined &&
-    location.table !== undefined &&
-    options.table !== location.table
-  )
-    throw new SchedulerError(
-      'INVALID_REQUEST',
-      `two tables given: '${location.table}' in the store URL and '${options.table}'`,
-    );
-  const table = options.table ?? location.table ?? DEFAULT_SCHEDULER_TABLE;
-  try {
-    checkTableName(table);
-  } catch (err) {
-    throw new SchedulerError('INVALID_REQUEST', errorMessage(err), { cause: err });
-  }
+  const { location, table } = locate(url, options.table);
   const db = await createSqlDatabase(location, options);
   const store = new SqlSchedulerStore(db, table);
   try {
