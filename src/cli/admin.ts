@@ -19,7 +19,8 @@ import { UsageError } from './usage-error.js';
 const DEFAULT_HOST = 'localhost';
 const DEFAULT_INTERVAL_MS = 1000;
 
-const OPTIONS = [
+/** Every option of `gearbox admin`, in the order `--help` lists them. */
+export const ADMIN_OPTIONS = [
   ...serverListOptions(DEFAULT_HOST),
   { name: 'status', help: 'functions: queued+running, running, workers' },
   { name: 'priority-status', help: 'functions: queued jobs per priority, workers' },
@@ -52,14 +53,14 @@ const OPTIONS = [
   HELP_OPTION,
 ] as const;
 
-type Values = ParsedOptions<(typeof OPTIONS)[number]['name']>;
+type Values = ParsedOptions<(typeof ADMIN_OPTIONS)[number]['name']>;
 
 const HELP = formatHelp(
   {
     usage: 'usage: gearbox admin [options]',
     about: 'Administers Gearman job servers, like gearadmin.',
   },
-  OPTIONS,
+  ADMIN_OPTIONS,
 );
 
 /** One gearadmin action: the command line, whether it is a list, and how to parse it. */
@@ -235,7 +236,7 @@ async function watch(admins: AdminClient[], interval: number, iterations: number
  * `UsageError`, which `main` prints.
  */
 export async function run(argv: string[]): Promise<number> {
-  const values = parseOptions('admin', OPTIONS, argv);
+  const values = parseOptions('admin', ADMIN_OPTIONS, argv);
   if (values.has('help')) {
     console.log(HELP);
     return 0;

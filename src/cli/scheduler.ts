@@ -17,7 +17,8 @@ const D = SCHEDULER_DEFAULTS;
 const DEFAULT_HOST = '127.0.0.1';
 const P = D.functionPrefix;
 
-const OPTIONS = [
+/** Every option of `gearbox scheduler`, in the order `--help` lists them. */
+export const SCHEDULER_OPTIONS = [
   {
     name: 'store',
     value: 'URL',
@@ -92,7 +93,7 @@ const OPTIONS = [
   HELP_OPTION,
 ] as const;
 
-type Options = ParsedOptions<(typeof OPTIONS)[number]['name']>;
+type Options = ParsedOptions<(typeof SCHEDULER_OPTIONS)[number]['name']>;
 
 function help(): string {
   return formatHelp(
@@ -103,7 +104,7 @@ function help(): string {
         `${P}rerun on the job servers, and dispatches stored jobs when they are due. Any number ` +
         'of instances may share one PostgreSQL or MySQL/MariaDB database; SQLite serves a single instance.',
     },
-    OPTIONS,
+    SCHEDULER_OPTIONS,
   );
 }
 
@@ -204,7 +205,7 @@ export interface SchedulerObservers {
  * throws a `UsageError`, which `main` prints.
  */
 export async function run(argv: string[], observers: SchedulerObservers = {}): Promise<number> {
-  const options = parseOptions('scheduler', OPTIONS, argv);
+  const options = parseOptions('scheduler', SCHEDULER_OPTIONS, argv);
   if (options.has('help')) {
     console.log(help());
     return 0;

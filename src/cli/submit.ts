@@ -13,7 +13,8 @@ import { UsageError } from './usage-error.js';
 
 const DEFAULT_HOST = 'localhost';
 
-const OPTIONS = [
+/** Every option of `gearbox submit`, in the order `--help` lists them. */
+export const SUBMIT_OPTIONS = [
   {
     name: 'function',
     short: 'f',
@@ -49,7 +50,7 @@ const HELP = formatHelp(
       'Submits one job per WORKLOAD argument (or one job with stdin as the workload) and prints the ' +
       'results on stdout, like `gearman -f FUNCTION`.',
   },
-  OPTIONS,
+  SUBMIT_OPTIONS,
 );
 
 async function readStdin(): Promise<Buffer> {
@@ -70,7 +71,7 @@ function write(bytes: Uint8Array): Promise<void> {
  * `UsageError`, which `main` prints.
  */
 export async function run(argv: string[]): Promise<number> {
-  const options = parseOptions('submit', OPTIONS, argv, { positionals: true });
+  const options = parseOptions('submit', SUBMIT_OPTIONS, argv, { positionals: true });
   if (options.has('help')) {
     console.log(HELP);
     return 0;

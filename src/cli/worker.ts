@@ -14,7 +14,8 @@ import { UsageError } from './usage-error.js';
 
 const DEFAULT_HOST = 'localhost';
 
-const OPTIONS = [
+/** Every option of `gearbox worker`, in the order `--help` lists them. */
+export const WORKER_OPTIONS = [
   {
     name: 'function',
     short: 'f',
@@ -44,7 +45,7 @@ const HELP = formatHelp(
       'Runs COMMAND for each job of FUNCTION with the workload on stdin; its stdout is the result and ' +
       'a non-zero exit status fails the job, like `gearman -w`. Without COMMAND the workload is echoed.',
   },
-  OPTIONS,
+  WORKER_OPTIONS,
 );
 
 /**
@@ -52,7 +53,7 @@ const HELP = formatHelp(
  * command line throws a `UsageError`, which `main` prints.
  */
 export async function run(argv: string[]): Promise<number> {
-  const options = parseOptions('worker', OPTIONS, argv, { positionals: true });
+  const options = parseOptions('worker', WORKER_OPTIONS, argv, { positionals: true });
   if (options.has('help')) {
     console.log(HELP);
     return 0;
