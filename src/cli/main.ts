@@ -13,22 +13,18 @@ interface Subcommand {
   run(argv: string[]): Promise<number>;
 }
 
-/**
- * Where a source checkout compiles the benchmark: `dist/bench/run.js`, beside `dist/src/`. The
- * package ships only `dist/src`, so the path is computed at run time rather than imported: the
- * CLI does not depend on bench/ (a layer rule), and an installed gearbox says why it has no
- * bench instead of failing with ERR_MODULE_NOT_FOUND.
- */
-export function benchEntry(): URL {
-  return new URL('../../bench/run.js', import.meta.url);
-}
-
 /** What `gearbox bench` says outside a checkout. */
 export const BENCH_NEEDS_CHECKOUT =
   'gearbox bench runs only in a Gearbox source checkout (npm run bench)';
 
+/**
+ * Loads the benchmark where a source checkout compiles it: `dist/bench/run.js`, beside
+ * `dist/src/`. The package ships only `dist/src`, so the path is computed at run time rather
+ * than imported: the CLI does not depend on bench/ (a layer rule), and an installed gearbox says
+ * why it has no bench instead of failing with ERR_MODULE_NOT_FOUND.
+ */
 async function loadBench(): Promise<Subcommand | undefined> {
-  const entry = benchEntry();
+  const entry = new URL('../../bench/run.js', import.meta.url);
   if (!existsSync(fileURLToPath(entry))) return undefined;
   return (await import(entry.href)) as Subcommand;
 }

@@ -2,9 +2,7 @@
  * `gearbox scheduler`: argv → options → SchedulerService. Runs one instance of the delayed-job
  * service; start as many as you like against one PostgreSQL or MySQL/MariaDB database.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { SCHEDULER_DEFAULTS } from '../scheduler/defaults.js';
+import { defaultSchedulerOwner, SCHEDULER_DEFAULTS } from '../scheduler/defaults.js';
 import { HistoryLog } from '../scheduler/history-log.js';
 import { SchedulerService, type SchedulerServiceOptions } from '../scheduler/scheduler-service.js';
 import type { SchedulerEvent } from '../scheduler/scheduler.js';
@@ -139,8 +137,7 @@ function settingsFrom(options: Options): SchedulerSettings {
   const store = options.value('store') ?? process.env.GEARBOX_SCHEDULER_STORE;
   if (!store)
     throw new UsageError('MISSING_VALUE', '--store is required (or GEARBOX_SCHEDULER_STORE)');
-  const owner =
-    options.value('owner') ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const owner = options.value('owner') ?? defaultSchedulerOwner();
   const backoff = options.value('backoff');
   const dispatchTimeout = options.value('dispatch-timeout');
   const lease = ms(options, 'lease');

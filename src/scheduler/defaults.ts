@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
 /**
  * The delayed-job service's defaults, written once: {@link Scheduler}, {@link SchedulerService},
  * the store, the request parser and `gearbox scheduler --help` all read them from here.
@@ -30,3 +33,8 @@ export const SCHEDULER_DEFAULTS = {
   /** The first retry delay of a job whose request does not say, in seconds. */
   backoffSeconds: 5,
 } as const;
+
+/** An instance's name when it is not given one: `host:pid:random`, unique per process. */
+export function defaultSchedulerOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}

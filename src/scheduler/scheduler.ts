@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { retryDelay } from './backoff.js';
-import { SCHEDULER_DEFAULTS } from './defaults.js';
+import { defaultSchedulerOwner, SCHEDULER_DEFAULTS } from './defaults.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { Dispatcher, DispatchOutcome } from './dispatcher.js';
 import type {
@@ -136,7 +134,7 @@ export class Scheduler {
     this.store = options.store;
     this.dispatcher = options.dispatcher;
     this.clock = options.clock ?? systemClock;
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.owner = options.owner ?? defaultSchedulerOwner();
     const d = SCHEDULER_DEFAULTS;
     this.leaseMs = options.leaseMs ?? d.leaseMs;
     this.pollIntervalMs = options.pollIntervalMs ?? d.pollIntervalMs;
