@@ -6,7 +6,8 @@ import { classifySqlError } from '../sql/sql-errors.js';
 import { parseStoreUrl, type QueueConfig } from '../sql/store-url.js';
 import { checkTableName } from '../sql/table-name.js';
 import { SchedulerError } from './errors.js';
-import { DEFAULT_SCHEDULER_TABLE, SqlSchedulerStore } from './sql-scheduler-store.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
+import { SqlSchedulerStore } from './sql-scheduler-store.js';
 
 /** How long opening waits for a database that is not accepting connections (restarting). */
 const DEFAULT_OPEN_WAIT_MS = 30_000;
@@ -38,7 +39,7 @@ function locate(
   try {
     location = parseStoreUrl(url);
     table = checkTableName(
-      tableOption ?? ('table' in location ? location.table : undefined) ?? DEFAULT_SCHEDULER_TABLE,
+      tableOption ?? ('table' in location ? location.table : undefined) ?? SCHEDULER_DEFAULTS.table,
     );
   } catch (err) {
     throw new SchedulerError('INVALID_REQUEST', errorMessage(err), { cause: err });

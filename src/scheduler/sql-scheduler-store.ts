@@ -2,6 +2,7 @@ import { classifySqlError } from '../sql/sql-errors.js';
 import type { SqlDatabase, SqlExecutor } from '../sql/sql-database.js';
 import { checkTableName } from '../sql/table-name.js';
 import { CronExpression } from './cron.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { SchedulerError } from './errors.js';
 import type {
   CancelTarget,
@@ -20,9 +21,6 @@ import { claim, reapExpired } from './sql-claims.js';
 import { complete, fail, release, renew } from './sql-leases.js';
 import { checkRunAt } from './time-range.js';
 
-/** The default table name. */
-export const DEFAULT_SCHEDULER_TABLE = 'gearbox_scheduled_jobs';
-
 /**
  * The scheduler store over SQL: one table, shared by every instance. All times are Unix
  * milliseconds from the database's clock. The claim lives in `sql-claims.ts`, the fenced writes
@@ -35,7 +33,7 @@ export class SqlSchedulerStore implements SchedulerStore {
 
   constructor(
     private readonly db: SqlDatabase,
-    table: string = DEFAULT_SCHEDULER_TABLE,
+    table: string = SCHEDULER_DEFAULTS.table,
   ) {
     this.t = checkTableName(table);
     this.table = { db, name: this.t };

@@ -249,7 +249,9 @@ describe('the CLIs: gearbox server --store and gearbox scheduler --store', async
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((done) => child.once('exit', done));
       try {
-        for (let i = 0; i < 200 && !/instance .*, pid/.test(stderr) && child.exitCode === null; i++)
+        // Bounded: a loaded machine may take seconds to start it and create the table.
+        const deadline = Date.now() + 30_000;
+        while (!/instance .*, pid/.test(stderr) && child.exitCode === null && Date.now() < deadline)
           await new Promise((r) => setTimeout(r, 50));
         assert.match(stderr, new RegExp(`gearbox scheduler: postgres:\\S+/${table}, instance`));
         assert.match(
