@@ -314,6 +314,34 @@ describe('module workers under gearbox manager', () => {
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /no entry named 'nope'/);
 
+      // A malformed config on reload is refused and the running one kept.
+      const good = readFileSync(file, 'utf8');
+      writeFileSync(file, good.replace('"count": 1', '"count": "many"'));
+      const bad = await cli(['manager', 'reload', '-s', socket]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /reload refused, keeping the running config: .*workers\[0\]\.count/);
+      manager.signal('SIGHUP');
+      await waitFor(
+        () => (manager.stderr().match(/reload refused/g) ?? []).length === 2,
+        5000,
+        'SIGHUP refused too',
+      );
+      assert.equal((await manager.rows('js')).length, 3, 'nothing changed');
+      // A changed entry is replaced one process at a time; the count becomes the config's.
+      const old = (await manager.rows('sh')).map((r) => r.pid);
+      writeFileSync(file, good.replace('"stop_timeout": 1', '"stop_timeout": 2'));
+      const reloaded = await cli(['manager', 'reload', '-s', socket]);
+      assert.equal(reloaded.code, 0, reloaded.stderr);
+      await running(manager, 'js', 1);
+      await waitFor(
+        async () => {
+          const rows = await manager.rows('sh');
+          return rows.length === 1 && rows[0]?.state === 'running' && !old.includes(rows[0].pid);
+        },
+        10_000,
+        'sh replaced after its change',
+      );
+
       const down = await cli(['manager', 'scale', 'js', '0', '-s', socket]);
       assert.equal(down.code, 0, down.stderr);
       await waitFor(async () => (await manager.rows('js')).length === 0, 10_000, 'js scaled to 0');
