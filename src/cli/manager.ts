@@ -163,7 +163,8 @@ async function manage(file: string, args: Parsed): Promise<number> {
 }
 
 async function control(args: Parsed, request: ControlRequest): Promise<number> {
-  const socket = args.socket ?? (args.config ? loadConfig(args.config).controlSocket : defaultControlSocket());
+  const socket =
+    args.socket ?? (args.config ? loadConfig(args.config).controlSocket : defaultControlSocket());
   const answer = await sendControl(socket, request);
   if (!answer.ok) {
     console.error(`gearbox manager: ${answer.error}`);
@@ -223,6 +224,7 @@ function duration(seconds: number): string {
   const s = Math.floor(seconds);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+  if (s < 86400)
+    return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
   return `${Math.floor(s / 86400)}d${String(Math.floor(s / 3600) % 24).padStart(2, '0')}h`;
 }

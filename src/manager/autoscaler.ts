@@ -39,7 +39,8 @@ export class Autoscaler {
     private readonly log: ManagerLogger,
   ) {
     this.admins = servers.map(
-      (server) => new AdminClient({ server, timeout: Math.max(1000, intervalMs), connectTimeout: 2000 }),
+      (server) =>
+        new AdminClient({ server, timeout: Math.max(1000, intervalMs), connectTimeout: 2000 }),
     );
   }
 

@@ -26,11 +26,9 @@ export function sendControl(
     socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.once('error', (err) =>
       fail(
-        new ControlClientError(
-          'NO_MANAGER',
-          `no manager answers on ${path}: ${err.message}`,
-          { cause: err },
-        ),
+        new ControlClientError('NO_MANAGER', `no manager answers on ${path}: ${err.message}`, {
+          cause: err,
+        }),
       ),
     );
     socket.on('data', (chunk: Buffer) => {

@@ -13,6 +13,11 @@ import { LineSplitter } from './output-lines.js';
 /** The socket could not be opened (in use by a live manager, or not creatable). */
 export class ControlSocketError extends GearboxError<'CONTROL_SOCKET'> {}
 
+/** Answers one request (the manager's status, scale and reload). */
+export type ControlHandler = (
+  request: ControlRequest,
+) => ControlResponse | Promise<ControlResponse>;
+
 /** Longest request line accepted. */
 const MAX_REQUEST = 64 * 1024;
 
@@ -22,16 +27,13 @@ export class ControlServer {
 
   private constructor(
     readonly path: string,
-    handle: (request: ControlRequest) => Promise<ControlResponse>,
+    handle: ControlHandler,
   ) {
     this.server = createServer((socket) => this.serve(socket, handle));
   }
 
   /** Listens on `path` (replacing a stale socket file); rejects with a {@link ControlSocketError}. */
-  static async open(
-    path: string,
-    handle: (request: ControlRequest) => Promise<ControlResponse>,
-  ): Promise<ControlServer> {
+  static async open(path: string, handle: ControlHandler): Promise<ControlServer> {
     if (await answers(path))
       throw new ControlSocketError(
         'CONTROL_SOCKET',
@@ -76,10 +78,7 @@ export class ControlServer {
     }
   }
 
-  private serve(
-    socket: Socket,
-    handle: (request: ControlRequest) => Promise<ControlResponse>,
-  ): void {
+  private serve(socket: Socket, handle: ControlHandler): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -107,10 +106,7 @@ function reply(socket: Socket, response: ControlResponse): void {
   if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
 }
 
-async function answer(
-  line: string,
-  handle: (request: ControlRequest) => Promise<ControlResponse>,
-): Promise<ControlResponse> {
+async function answer(line: string, handle: ControlHandler): Promise<ControlResponse> {
   let request: unknown;
   try {
     request = JSON.parse(line);

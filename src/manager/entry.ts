@@ -93,7 +93,11 @@ export class Entry {
   get totals(): { jobsDone: number; starts: number; restarts: number } {
     let live = 0;
     for (const p of this.processes()) live += p.jobsDone ?? 0;
-    return { jobsDone: this.exitedJobs + live, starts: this.totalStarts, restarts: this.totalRestarts };
+    return {
+      jobsDone: this.exitedJobs + live,
+      starts: this.totalStarts,
+      restarts: this.totalRestarts,
+    };
   }
 
   /** Every live process (slots, replacements, draining). */
@@ -177,9 +181,7 @@ export class Entry {
           current_jobs: null,
           quick_exits: slot.quickExits,
           restart_in_seconds:
-            slot.restartAt === undefined
-              ? null
-              : Math.max(0, (slot.restartAt - Date.now()) / 1000),
+            slot.restartAt === undefined ? null : Math.max(0, (slot.restartAt - Date.now()) / 1000),
         });
     }
     for (const p of this.draining) rows.push(this.row(p, undefined));

@@ -73,7 +73,11 @@ export function programOf(entry: EntrySpec, servers: readonly string[]): string[
 
 /** The full plan: the shim, the program, the environment and the account. */
 export function launchPlan(entry: EntrySpec, servers: readonly string[]): LaunchPlan {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...entry.env, GEARBOX_MANAGER_ENTRY: entry.name };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...entry.env,
+    GEARBOX_MANAGER_ENTRY: entry.name,
+  };
   if (entry.user !== undefined)
     Object.assign(env, { HOME: entry.user.home, USER: entry.user.name, LOGNAME: entry.user.name });
   if (entry.kind === 'module') {

@@ -65,8 +65,7 @@ export function managerRegistry(source: MetricsSource): Registry {
     collect() {
       this.reset();
       for (const entry of source.entries())
-        if (entry.spec.kind !== 'command')
-          this.inc({ entry: entry.name }, entry.totals.jobsDone);
+        if (entry.spec.kind !== 'command') this.inc({ entry: entry.name }, entry.totals.jobsDone);
     },
   });
   new Gauge({
@@ -86,7 +85,7 @@ export function managerRegistry(source: MetricsSource): Registry {
   });
   new Gauge({
     name: 'gearbox_manager_backlog_jobs',
-    help: 'Jobs of an autoscaled entry\'s functions on the servers at the last reading',
+    help: "Jobs of an autoscaled entry's functions on the servers at the last reading",
     labelNames: ['entry', 'state'],
     registers: [registry],
     collect() {

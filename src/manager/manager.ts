@@ -46,7 +46,7 @@ export class Manager {
    * port cannot be opened it throws before any process has started.
    */
   async start(): Promise<void> {
-    this.control = await ControlServer.open(this.config.controlSocket, (r) => this.handle(r));
+    this.control = await ControlServer.open(this.config.controlSocket, (r) => this.answer(r));
     if (this.config.webPort !== undefined) {
       try {
         this.web = await serveMetrics(
@@ -187,7 +187,9 @@ export class Manager {
       await Promise.all([...this.watchers.values()].map((w) => w.close()));
       await Promise.all([...this.entries.values()].map((e) => e.stop()));
       await this.control?.close();
-      await new Promise<void>((resolve) => (this.web ? this.web.close(() => resolve()) : resolve()));
+      await new Promise<void>((resolve) =>
+        this.web ? this.web.close(() => resolve()) : resolve(),
+      );
       this.log.log('NOTICE', 'stopped');
     })();
     return this.stopping;
@@ -198,7 +200,7 @@ export class Manager {
     for (const entry of this.entries.values()) entry.kill();
   }
 
-  private async handle(request: ControlRequest): Promise<ControlResponse> {
+  private answer(request: ControlRequest): ControlResponse {
     switch (request.command) {
       case 'status':
         return { ok: true, ...this.status() };
@@ -224,7 +226,8 @@ export class Manager {
     const watcher = new ChangeWatcher(
       paths,
       (path) => entry.restartAll(`${path} changed`),
-      (err) => this.log.log('WARNING', `${entry.name}: watching ${paths.join(', ')}: ${err.message}`),
+      (err) =>
+        this.log.log('WARNING', `${entry.name}: watching ${paths.join(', ')}: ${err.message}`),
     );
     this.watchers.set(entry.name, watcher);
     void watcher.ready.then(() =>

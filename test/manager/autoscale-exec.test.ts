@@ -9,7 +9,14 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '../../src/index.js';
 import { startGearboxServer, type GearboxProcess } from '../helpers/gearbox-cli.js';
 import { freePort } from '../helpers/processes.js';
-import { managerUp, running, startManager, tempDir, waitFor, writeConfig } from './manager-harness.js';
+import {
+  managerUp,
+  running,
+  startManager,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from './manager-harness.js';
 
 describe('autoscale, exec entries and metrics', () => {
   let server: GearboxProcess;
@@ -183,25 +190,31 @@ export default {
     }
   });
 
-  it('runs a command as the configured user when the manager is root', {
-    skip: process.getuid?.() !== 0 ? 'needs root' : false,
-  }, async () => {
-    const socket = join(tmp.dir, 'user.sock');
-    const file = writeConfig(
-      tmp.dir,
-      {
-        control_socket: socket,
-        workers: [{ name: 'who', command: ['sh', '-c', 'id -u; exec sleep 300'], user: 'nobody' }],
-      },
-      'user.json',
-    );
-    const manager = startManager(file, socket);
-    try {
-      await managerUp(manager);
-      const [row] = await running(manager, 'who', 1);
-      await waitFor(() => manager.stdout().includes(`who[${row?.pid}] 65534\n`), 5000, 'id -u');
-    } finally {
-      await manager.stop();
-    }
-  });
+  it(
+    'runs a command as the configured user when the manager is root',
+    {
+      skip: process.getuid?.() !== 0 ? 'needs root' : false,
+    },
+    async () => {
+      const socket = join(tmp.dir, 'user.sock');
+      const file = writeConfig(
+        tmp.dir,
+        {
+          control_socket: socket,
+          workers: [
+            { name: 'who', command: ['sh', '-c', 'id -u; exec sleep 300'], user: 'nobody' },
+          ],
+        },
+        'user.json',
+      );
+      const manager = startManager(file, socket);
+      try {
+        await managerUp(manager);
+        const [row] = await running(manager, 'who', 1);
+        await waitFor(() => manager.stdout().includes(`who[${row?.pid}] 65534\n`), 5000, 'id -u');
+      } finally {
+        await manager.stop();
+      }
+    },
+  );
 });

@@ -149,7 +149,10 @@ workers:
 
   it('says where YAML and JSON syntax is broken', () => {
     assert.match(problems('workers: [\n')[0] ?? '', /^not valid YAML: /);
-    assert.match(problems('workers:\n  - name: a\n    name: b\n')[0] ?? '', /not valid YAML: .*unique/i);
+    assert.match(
+      problems('workers:\n  - name: a\n    name: b\n')[0] ?? '',
+      /not valid YAML: .*unique/i,
+    );
     assert.match(problems('{"workers": [}', 'm.json')[0] ?? '', /^not valid JSON: /);
   });
 
@@ -184,13 +187,31 @@ workers:
 
   it('gearbox manager refuses bad options with exit 2 and a pointer to --help', async () => {
     const cases: Array<[string[], string]> = [
-      [['manager', '--x', 'c.yaml'], 'gearbox manager: unknown option --x (see gearbox manager --help)'],
-      [['manager', '-q', 'c.yaml'], 'gearbox manager: unknown option -q (see gearbox manager --help)'],
+      [
+        ['manager', '--x', 'c.yaml'],
+        'gearbox manager: unknown option --x (see gearbox manager --help)',
+      ],
+      [
+        ['manager', '-q', 'c.yaml'],
+        'gearbox manager: unknown option -q (see gearbox manager --help)',
+      ],
       [['manager'], 'gearbox manager: CONFIG is required (see gearbox manager --help)'],
-      [['manager', 'scale', 'js'], 'gearbox manager: scale needs NAME and N (see gearbox manager --help)'],
-      [['manager', 'scale', 'js', '-1'], "gearbox manager: unknown option -1 (see gearbox manager --help)"],
-      [['manager', 'scale', 'js', 'x'], "gearbox manager: scale: N must be a whole number ≥ 0, got 'x' (see gearbox manager --help)"],
-      [['manager', 'status', '--socket'], 'gearbox manager: option --socket needs a value (see gearbox manager --help)'],
+      [
+        ['manager', 'scale', 'js'],
+        'gearbox manager: scale needs NAME and N (see gearbox manager --help)',
+      ],
+      [
+        ['manager', 'scale', 'js', '-1'],
+        'gearbox manager: unknown option -1 (see gearbox manager --help)',
+      ],
+      [
+        ['manager', 'scale', 'js', 'x'],
+        "gearbox manager: scale: N must be a whole number ≥ 0, got 'x' (see gearbox manager --help)",
+      ],
+      [
+        ['manager', 'status', '--socket'],
+        'gearbox manager: option --socket needs a value (see gearbox manager --help)',
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await runGearbox(args);

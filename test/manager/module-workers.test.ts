@@ -188,12 +188,21 @@ describe('module workers under gearbox manager', () => {
       await Promise.all(flows);
       assert.deepEqual(failures, []);
       assert.ok(results.some((r) => r.startsWith('v1:')));
-      assert.ok(results.slice(-10).every((r) => r.startsWith('v2:')), results.slice(-10).join());
+      assert.ok(
+        results.slice(-10).every((r) => r.startsWith('v2:')),
+        results.slice(-10).join(),
+      );
       assert.equal(results.length, n);
-      assert.ok([...ranCount(log).values()].every((c) => c === 1), 'no job ran twice');
+      assert.ok(
+        [...ranCount(log).values()].every((c) => c === 1),
+        'no job ran twice',
+      );
       const restarts = manager.stderr().match(/js\[\d+\] started \(replacement\)/g) ?? [];
       assert.equal(restarts.length, 2, 'one replacement per process');
-      assert.match(manager.stderr(), /handlers\.mjs changed: restarting its processes one at a time/);
+      assert.match(
+        manager.stderr(),
+        /handlers\.mjs changed: restarting its processes one at a time/,
+      );
     } finally {
       stop = true;
       await client.close();

@@ -24,8 +24,11 @@ describe(
   () => {
     it('passes systemd-analyze verify with nothing to say', async () => {
       const { code, output } = await new Promise<{ code: number; output: string }>((resolve) =>
-        execFile('systemd-analyze', ['verify', unitFile()], { timeout: 30_000 }, (err, out, errText) =>
-          resolve({ code: err ? 1 : 0, output: `${out}${errText}` }),
+        execFile(
+          'systemd-analyze',
+          ['verify', unitFile()],
+          { timeout: 30_000 },
+          (err, out, errText) => resolve({ code: err ? 1 : 0, output: `${out}${errText}` }),
         ),
       );
       // verify exits 0 on values it ignores, but says so: any output is a problem.
