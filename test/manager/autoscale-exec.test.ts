@@ -190,6 +190,56 @@ export default {
     }
   });
 
+  it('replaces a process past max_lifetime (new one first), and reports a module that cannot load', async () => {
+    writeFileSync(
+      join(tmp.dir, 'life.mjs'),
+      'export default { life: (job) => "ok:" + job.text() };\n',
+    );
+    writeFileSync(join(tmp.dir, 'broken.mjs'), 'export default 42;\n');
+    const socket = join(tmp.dir, 'life.sock');
+    const file = writeConfig(
+      tmp.dir,
+      {
+        servers: [`127.0.0.1:${server.port}`],
+        control_socket: socket,
+        workers: [
+          { name: 'life', module: './life.mjs', max_lifetime: 1, stop_timeout: 2 },
+          { name: 'broken', module: './broken.mjs', restart_delay: 0.2, min_uptime: 1 },
+        ],
+      },
+      'life.json',
+    );
+    const manager = startManager(file, socket);
+    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    try {
+      await managerUp(manager);
+      const [first] = await running(manager, 'life', 1);
+      await waitFor(
+        async () => {
+          const [row] = await manager.rows('life');
+          return row !== undefined && row.pid !== first?.pid && row.state === 'running';
+        },
+        10_000,
+        'replaced after max_lifetime',
+      );
+      assert.equal((await client.run('life', 'x')).text(), 'ok:x');
+      assert.match(manager.stderr(), new RegExp(`life\\[${first?.pid}\\] reached max_lifetime`));
+      assert.match(manager.stderr(), /life\[\d+\] started \(replacement\)/);
+      await waitFor(
+        () => /broken\[\d+\] exited with status 78/.test(manager.stderr()),
+        10_000,
+        'the broken module exits',
+      );
+      assert.match(
+        manager.stderr(),
+        /broken\[\d+\] cannot load .*broken\.mjs: its default export must be an object mapping function names to handlers/,
+      );
+    } finally {
+      await client.close();
+      await manager.stop();
+    }
+  });
+
   it(
     'runs a command as the configured user when the manager is root',
     {
