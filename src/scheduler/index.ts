@@ -3,6 +3,7 @@
  * main entry so that a plain client does not load the database drivers. See docs/scheduler.md.
  */
 export { SchedulerService, type SchedulerServiceOptions } from './scheduler-service.js';
+export { SCHEDULER_DEFAULTS } from './defaults.js';
 export { Scheduler, type SchedulerOptions, type SchedulerEvent } from './scheduler.js';
 export { openSchedulerStore } from './open-store.js';
 export { CronExpression } from './cron.js';

@@ -3,7 +3,8 @@ import { MysqlBackend } from './mysql-backend.js';
 import { PostgresBackend } from './postgres-backend.js';
 import { SchedulerError } from './errors.js';
 import { SqliteBackend } from './sqlite-backend.js';
-import { DEFAULT_SCHEDULER_TABLE, SqlSchedulerStore } from './sql-scheduler-store.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
+import { SqlSchedulerStore } from './sql-scheduler-store.js';
 
 /** Errors that mean "the database is not accepting connections right now", not "wrong setup". */
 const UNAVAILABLE_CODES = new Set([
@@ -47,7 +48,7 @@ export async function openSchedulerStore(
     onRetry?: (error: unknown) => void;
   } = {},
 ): Promise<SqlSchedulerStore> {
-  const table = options.table ?? DEFAULT_SCHEDULER_TABLE;
+  const table = options.table ?? SCHEDULER_DEFAULTS.table;
   let store: SqlSchedulerStore;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://'))
     store = new SqlSchedulerStore(new PostgresBackend(url, options.poolSize), table);

@@ -1,5 +1,6 @@
 import type { Priority } from '../protocol/packet-types.js';
 import { CronExpression } from './cron.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { SchedulerError } from './errors.js';
 import { checkTableName, type SqlBackend, type SqlExecutor, type SqlRow } from './sql-backend.js';
 import { checkRunAt, LATEST_RUN_AT_MS } from './time-range.js';
@@ -15,9 +16,6 @@ import type {
   ScheduleResult,
   SchedulerStore,
 } from './scheduler-store.js';
-
-/** The default table name. */
-export const DEFAULT_SCHEDULER_TABLE = 'gearbox_scheduled_jobs';
 
 /** A column value as text; drivers give strings, numbers or bigints for our columns. */
 function text(v: unknown): string {
@@ -103,7 +101,7 @@ export class SqlSchedulerStore implements SchedulerStore {
 
   constructor(
     private readonly db: SqlBackend,
-    table: string = DEFAULT_SCHEDULER_TABLE,
+    table: string = SCHEDULER_DEFAULTS.table,
   ) {
     this.t = checkTableName(table);
     this.description = `${db.description}/${table}`;

@@ -11,6 +11,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
@@ -27,6 +28,9 @@ import {
 } from '../helpers/processes.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
 import { randomTable } from './store-backends.js';
+
+/** `gearbox scheduler` with a crash after the n-th claim (test-only; see crashing-scheduler.ts). */
+const crashingScheduler = fileURLToPath(new URL('./crashing-scheduler.js', import.meta.url));
 
 const JOBS = Number(process.env.GEARBOX_FAULT_JOBS ?? 2400);
 const WINDOW_MS = Number(process.env.GEARBOX_FAULT_WINDOW_MS ?? 45_000);
@@ -146,15 +150,15 @@ class Instance {
     private readonly args: string[],
   ) {}
 
+  /** Starts `gearbox scheduler`; with `crashAfterClaims` > 0, one that SIGKILLs itself then. */
   start(crashAfterClaims = 0): void {
-    const child = spawn(
-      process.execPath,
-      [gearboxMain, 'scheduler', ...this.args, '--owner', this.name],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, GEARBOX_SCHEDULER_CRASH_AFTER_CLAIMS: String(crashAfterClaims) },
-      },
-    );
+    const entry =
+      crashAfterClaims > 0
+        ? [crashingScheduler, String(crashAfterClaims)]
+        : [gearboxMain, 'scheduler'];
+    const child = spawn(process.execPath, [...entry, ...this.args, '--owner', this.name], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-20_000);
     });
