@@ -10,6 +10,7 @@ import { sendControl } from '../manager/control-client.js';
 import type { ControlRequest, StatusReport } from '../manager/control-protocol.js';
 import { Manager } from '../manager/manager.js';
 import { StderrLogger } from '../manager/manager-logger.js';
+import { usageLine } from './usage-error.js';
 
 const HELP = `usage: gearbox manager [-v] CONFIG            run the workers CONFIG declares
        gearbox manager --check CONFIG          check CONFIG and exit
@@ -114,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageProblem) {
-      console.error(`gearbox manager: ${err.message} (see gearbox manager --help)`);
+      console.error(usageLine('manager', err.message));
       return 2;
     }
     if (err instanceof ManagerConfigError) {

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '../../src/index.js';
 import { startGearboxServer, type GearboxProcess } from '../helpers/gearbox-cli.js';
 import { freePort } from '../helpers/processes.js';
 import {
+  launch,
   managerUp,
   running,
   startManager,
@@ -44,12 +44,10 @@ export default {
 };
 `,
     );
-    const socket = join(tmp.dir, 'scale.sock');
-    const file = writeConfig(
+    const run = await launch(
       tmp.dir,
+      server.port,
       {
-        servers: [`127.0.0.1:${server.port}`],
-        control_socket: socket,
         autoscale_interval: 0.2,
         workers: [
           {
@@ -62,10 +60,8 @@ export default {
       },
       'scale.json',
     );
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client } = run;
     try {
-      await managerUp(manager);
       await running(manager, 'scaled', 1);
       for (let i = 0; i < 60; i++) await client.submitBackground('backlog', String(i));
       let peak = 0;
@@ -98,19 +94,16 @@ export default {
       assert.match(manager.stderr(), /scaled: 1 → [234] processes/);
       assert.match(manager.stderr(), /scaled: 4 → 1 processes/);
     } finally {
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 
   it('runs an exec entry’s command once per job, counts its jobs, and recycles after max_jobs', async () => {
-    const socket = join(tmp.dir, 'exec.sock');
     const webPort = await freePort();
-    const file = writeConfig(
+    const run = await launch(
       tmp.dir,
+      server.port,
       {
-        servers: [`127.0.0.1:${server.port}`],
-        control_socket: socket,
         web_port: webPort,
         workers: [
           { name: 'upper', exec: ['tr', 'a-z', 'A-Z'], functions: ['upper'], max_jobs: 3 },
@@ -125,10 +118,8 @@ export default {
       },
       'exec.json',
     );
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client } = run;
     try {
-      await managerUp(manager);
       const [first] = await running(manager, 'upper', 1);
       assert.equal((await client.run('upper', 'hello')).text(), 'HELLO');
       assert.equal((await client.run('upper', 'world')).text(), 'WORLD');
@@ -185,8 +176,7 @@ export default {
       await manager.stop();
       assert.equal((await manager.exited).code, 0);
     } finally {
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 
@@ -196,12 +186,10 @@ export default {
       'export default { life: (job) => "ok:" + job.text() };\n',
     );
     writeFileSync(join(tmp.dir, 'broken.mjs'), 'export default 42;\n');
-    const socket = join(tmp.dir, 'life.sock');
-    const file = writeConfig(
+    const run = await launch(
       tmp.dir,
+      server.port,
       {
-        servers: [`127.0.0.1:${server.port}`],
-        control_socket: socket,
         workers: [
           { name: 'life', module: './life.mjs', max_lifetime: 1, stop_timeout: 2 },
           { name: 'broken', module: './broken.mjs', restart_delay: 0.2, min_uptime: 1 },
@@ -209,10 +197,8 @@ export default {
       },
       'life.json',
     );
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client } = run;
     try {
-      await managerUp(manager);
       const [first] = await running(manager, 'life', 1);
       await waitFor(
         async () => {
@@ -235,8 +221,7 @@ export default {
         /broken\[\d+\] cannot load .*broken\.mjs: its default export must be an object mapping function names to handlers/,
       );
     } finally {
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 

@@ -4,29 +4,17 @@
  * that count a zombie as dead (a killed orphan waits for an init that may never reap it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '../../src/index.js';
 import { sendControl } from '../../src/manager/control-client.js';
 import type { StatusReport } from '../../src/manager/control-protocol.js';
 import type { ProcessRow } from '../../src/manager/entry.js';
+import { eventually as waitFor } from '../helpers/lib-servers.js';
 import { gearboxMain } from '../helpers/processes.js';
 
-/** Polls `check` every 50 ms until it is true; throws after `timeoutMs`. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000; i++) {
-    if (await check()) return;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-}
+export { waitFor };
 
 /** Whether `pid` is a live process (a zombie is not). */
 export function alive(pid: number): boolean {
@@ -162,4 +150,43 @@ export function survivors(pids: readonly number[]): number[] {
   return pids.filter((pid) => alive(pid));
 }
 
-export { once };
+/** A manager started for one test, with a client on the same server. */
+export interface ManagerRun {
+  readonly manager: RunningManager;
+  readonly client: Client;
+  readonly file: string;
+  readonly socket: string;
+  /** Closes the client and stops the manager (if the test has not). */
+  close(): Promise<void>;
+}
+
+/**
+ * Writes `config` (plus `servers` and a `control_socket` in `dir`) as `name`, starts the
+ * manager on it, and waits for its control socket.
+ */
+export async function launch(
+  dir: string,
+  serverPort: number,
+  config: Record<string, unknown>,
+  name = 'manager.json',
+): Promise<ManagerRun> {
+  const socket = join(dir, `${name}.sock`);
+  const file = writeConfig(
+    dir,
+    { servers: [`127.0.0.1:${serverPort}`], control_socket: socket, ...config },
+    name,
+  );
+  const manager = startManager(file, socket);
+  const client = new Client({ servers: `127.0.0.1:${serverPort}` });
+  const close = async (): Promise<void> => {
+    await client.close();
+    await manager.stop();
+  };
+  try {
+    await managerUp(manager);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { manager, client, file, socket, close };
+}

@@ -9,19 +9,9 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '../../src/index.js';
 import { startGearboxServer, type GearboxProcess } from '../helpers/gearbox-cli.js';
 import { gearboxMain } from '../helpers/processes.js';
-import {
-  alive,
-  managerUp,
-  running,
-  startManager,
-  survivors,
-  tempDir,
-  waitFor,
-  writeConfig,
-} from './manager-harness.js';
+import { alive, launch, running, survivors, tempDir, waitFor } from './manager-harness.js';
 
 /** Handlers that note each job in $JOB_LOG, so a test can count how often each one ran. */
 function moduleSource(version: string, ms: number): string {
@@ -89,10 +79,7 @@ describe('module workers under gearbox manager', () => {
 
   it('on SIGTERM lets the running jobs finish: every client gets its result, each job runs once, exit 0', async () => {
     const { dir, log } = setup('drain', 'v1', 1500);
-    const socket = join(dir, 'ctl.sock');
-    const file = writeConfig(dir, {
-      servers: [`127.0.0.1:${server.port}`],
-      control_socket: socket,
+    const run = await launch(dir, server.port, {
       workers: [
         {
           name: 'js',
@@ -104,10 +91,8 @@ describe('module workers under gearbox manager', () => {
         },
       ],
     });
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client } = run;
     try {
-      await managerUp(manager);
       const rows = await running(manager, 'js', 2);
       const payloads = ['a', 'b', 'c', 'd'];
       const results = payloads.map((p) => client.run('work', p));
@@ -124,17 +109,13 @@ describe('module workers under gearbox manager', () => {
       assert.deepEqual([...ranCount(log).values()], [1, 1, 1, 1]);
       assert.deepEqual(survivors(rows.map((r) => r.pid ?? 0)), []);
     } finally {
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 
   it('restarts one process at a time when a watched file changes, with no failed job', async () => {
     const { dir, log } = setup('watch', 'v1', 20);
-    const socket = join(dir, 'ctl.sock');
-    const file = writeConfig(dir, {
-      servers: [`127.0.0.1:${server.port}`],
-      control_socket: socket,
+    const run = await launch(dir, server.port, {
       workers: [
         {
           name: 'js',
@@ -146,8 +127,7 @@ describe('module workers under gearbox manager', () => {
         },
       ],
     });
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client } = run;
     let stop = false;
     const results: string[] = [];
     const failures: unknown[] = [];
@@ -164,7 +144,6 @@ describe('module workers under gearbox manager', () => {
       }
     };
     try {
-      await managerUp(manager);
       const before = await running(manager, 'js', 2);
       await waitFor(() => /js: watching/.test(manager.stderr()), 10_000, 'the watcher is ready');
       const flows = [flow(), flow(), flow()];
@@ -205,17 +184,13 @@ describe('module workers under gearbox manager', () => {
       );
     } finally {
       stop = true;
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 
   it('leaves no child or grandchild alive when the manager is SIGKILLed', async () => {
     const { dir, log } = setup('orphans', 'v1', 30_000);
-    const socket = join(dir, 'ctl.sock');
-    const file = writeConfig(dir, {
-      servers: [`127.0.0.1:${server.port}`],
-      control_socket: socket,
+    const run = await launch(dir, server.port, {
       workers: [
         { name: 'js', module: './app/handlers.mjs', count: 2, env: { JOB_LOG: log } },
         // A shell whose sleep is a grandchild of the manager.
@@ -224,10 +199,8 @@ describe('module workers under gearbox manager', () => {
         { name: 'ex', exec: ['sleep', '300'], functions: ['nap'], count: 1 },
       ],
     });
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client } = run;
     try {
-      await managerUp(manager);
       await running(manager, 'js', 2);
       await running(manager, 'sh', 1);
       const [ex] = await running(manager, 'ex', 1);
@@ -245,17 +218,13 @@ describe('module workers under gearbox manager', () => {
       await manager.exited;
       await waitFor(() => survivors(all).length === 0, 5000, `no survivor of ${all.join(' ')}`);
     } finally {
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 
   it('answers status and scale over the owner-only control socket', async () => {
     const { dir, log } = setup('control', 'v1', 10);
-    const socket = join(dir, 'ctl.sock');
-    const file = writeConfig(dir, {
-      servers: [`127.0.0.1:${server.port}`],
-      control_socket: socket,
+    const run = await launch(dir, server.port, {
       workers: [
         { name: 'js', module: './app/handlers.mjs', count: 1, env: { JOB_LOG: log } },
         { name: 'sh', command: ['sleep', '300'], count: 1, stop_timeout: 1 },
@@ -269,10 +238,8 @@ describe('module workers under gearbox manager', () => {
         },
       ],
     });
-    const manager = startManager(file, socket);
-    const client = new Client({ servers: `127.0.0.1:${server.port}` });
+    const { manager, client, file, socket } = run;
     try {
-      await managerUp(manager);
       assert.equal(statSync(socket).mode & 0o777, 0o600);
       await running(manager, 'js', 1);
       await running(manager, 'sh', 1);
@@ -362,8 +329,7 @@ describe('module workers under gearbox manager', () => {
       assert.equal(gone.code, 1);
       assert.match(gone.stderr, /no manager answers on/);
     } finally {
-      await client.close();
-      await manager.stop();
+      await run.close();
     }
   });
 });

@@ -12,6 +12,7 @@ import { startGearboxServer, type GearboxProcess } from '../helpers/gearbox-cli.
 import { skipUnless, tools } from '../helpers/services.js';
 import {
   alive,
+  launch,
   managerUp,
   running,
   startManager,
@@ -117,12 +118,10 @@ describe(
     });
 
     it('restarts a worker that exits at once ever more slowly, and shows the crash loop', async () => {
-      const socket = join(tmp.dir, 'crash.sock');
-      const file = writeConfig(
+      const run = await launch(
         tmp.dir,
+        server.port,
         {
-          servers: [`127.0.0.1:${server.port}`],
-          control_socket: socket,
           workers: [
             {
               name: 'crash',
@@ -135,9 +134,8 @@ describe(
         },
         'crash.json',
       );
-      const manager = startManager(file, socket);
+      const { manager } = run;
       try {
-        await managerUp(manager);
         let sawLoop = false;
         await waitFor(
           async () => {
@@ -165,7 +163,7 @@ describe(
         await manager.stop();
         assert.equal((await manager.exited).code, 0);
       } finally {
-        await manager.stop();
+        await run.close();
       }
     });
   },
