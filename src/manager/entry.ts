@@ -222,6 +222,7 @@ export class Entry {
       if (!slot) break;
       clearTimeout(slot.restartTimer);
       for (const p of [slot.proc, slot.next]) if (p) this.drain(p);
+      slot.proc = slot.next = undefined;
     }
     for (const slot of this.slots)
       if (!slot.proc && !slot.next && slot.restartTimer === undefined) slot.proc = this.spawn();

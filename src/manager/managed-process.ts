@@ -147,7 +147,9 @@ export class ManagedProcess extends EventEmitter<ManagedProcessEvents> {
     this.state = 'stopping';
     const timeout = this.entry.stopTimeoutMs;
     let margin = 0;
-    if (this.entry.kind === 'module' && this.child.connected) {
+    // A runner that is not ready yet may not listen for messages: it has no job either, so
+    // the signal (its handler, or the default action) is as good.
+    if (this.entry.kind === 'module' && this.isReady && this.child.connected) {
       const message: ManagerMessage = { type: 'stop', timeoutMs: timeout };
       this.child.send(message, (err) => {
         if (err) this.signal(this.entry.stopSignal);
