@@ -1,14 +1,8 @@
-/** The job server's public surface: start one, parse gearmand's flags, the I/O shell, the view. */
+/** The job server's public surface: start one from a plain config, the I/O shell, the view. */
 export { startServer, gearboxVersion, ServerStartError } from './start-server.js';
 export type { GearboxServer, StartServerOptions, ServerStartErrorCode } from './start-server.js';
-export {
-  parseServerArgs,
-  defaultServerConfig,
-  serverHelp,
-  queueFromUrl,
-  ConfigError,
-} from './config.js';
-export type { ServerConfig, KeepaliveConfig, ParsedServerArgs, ConfigErrorCode } from './config.js';
+export { defaultServerConfig, ConfigError } from './config.js';
+export type { ServerConfig, KeepaliveConfig, ConfigErrorCode } from './config.js';
 export { NetServer, NetError, isLoopback } from './net/net-server.js';
 export type { CorePort, NetServerOptions, NetErrorCode } from './net/net-server.js';
 export { Logger } from './net/logger.js';

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { GENERATED_KEY_PREFIX, type StoredJob, type StoredJobKey } from '../protocol/stored-job.js';
+import type { StoredJob, StoredJobKey } from '../protocol/stored-job.js';
 
 // The stored-job contract lives in the protocol layer, which the server core may import.
 export type { StoredJob, StoredJobKey };
@@ -39,12 +38,4 @@ export interface JobStore {
   replay(): AsyncIterable<StoredJob>;
   /** Flushes what is pending and closes. */
   close(): Promise<void>;
-}
-
-/**
- * A fresh generated row key (`GENERATED_KEY_PREFIX` and a UUID), for exercising a store; the
- * server makes its own keys (src/server/core/store-keys.ts), which differ after the prefix.
- */
-export function generateUniqueKey(): string {
-  return GENERATED_KEY_PREFIX + randomUUID();
 }
