@@ -64,7 +64,7 @@ export class ServerJob {
   private bits: number;
   /**
    * When the job entered its present state, in the core's time (ms since its time base, a small
-   * integer; see CoreTime): submitted (pending, delayed), queued (a requeue restarts it) or
+   * integer; see CoreState.now): submitted (pending, delayed), queued (a requeue restarts it) or
    * assigned (running). The view's ages and the wait and run time distributions come from it.
    */
   since: number;
