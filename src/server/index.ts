@@ -6,3 +6,5 @@ export type { ServerConfig, KeepaliveConfig, ConfigErrorCode } from './config.js
 export { NetServer, NetError, isLoopback } from './net/net-server.js';
 export type { CorePort, NetServerOptions, NetErrorCode } from './net/net-server.js';
 export { Logger } from './net/logger.js';
+/** What `startServer` rejects with when the configured store's driver package is not installed. */
+export { DriverMissingError } from '../sql/store-drivers.js';
