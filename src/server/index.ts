@@ -30,3 +30,5 @@ export type {
   JobCounters,
   Distribution,
 } from './core/index.js';
+/** What `startServer` rejects with when the configured store's driver package is not installed. */
+export { DriverMissingError } from '../sql/store-drivers.js';
