@@ -9,6 +9,12 @@ export {
   ConfigError,
 } from './config.js';
 export type { ServerConfig, KeepaliveConfig, ParsedServerArgs, ConfigErrorCode } from './config.js';
-export { NetServer, NetError, isLoopback } from './net/net-server.js';
-export type { CorePort, NetServerOptions, NetErrorCode } from './net/net-server.js';
+export { NetServer } from './net/net-server.js';
+export type { CorePort, NetServerOptions } from './net/net-server.js';
+export { NetError, type NetErrorCode } from './net/net-error.js';
+export { isLoopback, type PeerDetails } from './net/peer-details.js';
+export { TcpListener } from './net/listener.js';
+export type { Listener, ListenerHost, TcpListenerOptions } from './net/listener.js';
+export type { PeerSocket } from './net/peer-connection.js';
+export type { NetFigures, NetFiguresSource } from './net/net-figures.js';
 export { Logger } from './net/logger.js';

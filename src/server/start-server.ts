@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { ServerCore } from './core/server-core.js';
 import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js';
 import { GearboxError } from '../protocol/errors.js';
+import type { Clock } from './core/effects.js';
 import { NetServer } from './net/net-server.js';
+import { TcpListener } from './net/listener.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
 import type { QueueConfig } from '../storage/queue-config.js';
@@ -41,6 +43,8 @@ export interface StartServerOptions {
    * opened, replayed and closed by the server like a configured one.
    */
   readonly store?: JobStore;
+  /** The clock of the core and of its timers in the I/O shell (default: the system's). */
+  readonly clock?: Clock;
 }
 
 /** Gearbox's version, from package.json when it can be found next to the build. */
@@ -82,6 +86,7 @@ export async function startServer(
   const logger = options.logger ?? openLogger(full);
   let store: JobStore | undefined;
   let net: NetServer | undefined;
+  const clock: Clock = options.clock ?? { now: () => Date.now() };
   try {
     store = options.store ?? (await configuredStore(full.queue, logger));
     const core = new ServerCore(
@@ -97,7 +102,7 @@ export async function startServer(
         pid: process.pid,
         verbose: full.verbose,
       },
-      { now: () => Date.now() },
+      clock,
     );
     if (store) {
       logger.log('INFO', `opening ${store.description}`);
@@ -109,16 +114,25 @@ export async function startServer(
       }
       logger.log('NOTICE', `${store.description}: replayed ${replayed} job(s)`);
     }
-    net = new NetServer(core, store, logger, {
-      listen: full.listen,
-      port: full.port,
-      backlog: full.backlog,
-      limits: { maxPacketSize: full.maxPacketSize, maxLineLength: full.maxLineLength },
-      maxOutputBuffer: full.maxOutputBuffer,
-      keepalive: full.keepalive,
-      shutdownTimeoutMs: full.shutdownTimeoutMs,
-    });
-    await net.listen();
+    net = new NetServer(
+      core,
+      store,
+      logger,
+      {
+        limits: { maxPacketSize: full.maxPacketSize, maxLineLength: full.maxLineLength },
+        maxOutputBuffer: full.maxOutputBuffer,
+        shutdownTimeoutMs: full.shutdownTimeoutMs,
+      },
+      clock,
+    );
+    await net.listen(
+      new TcpListener({
+        hosts: full.listen,
+        port: full.port,
+        backlog: full.backlog,
+        keepalive: full.keepalive,
+      }),
+    );
     if (full.user !== undefined) switchUser(full.user);
     logger.log('NOTICE', `Starting up with pid ${process.pid}, verbose is set to ${full.verbose}`);
     const running = net;
