@@ -1,5 +1,5 @@
 import { ServerConnection } from '../connection/server-connection.js';
-import type { Transport } from '../connection/transport.js';
+import { checkTransport, type Transport } from '../connection/transport.js';
 import { ConnectionError, TimeoutError } from '../connection/errors.js';
 import { formatAddress, parseServers, type ServerAddress } from '../connection/server-address.js';
 import type { TextLine } from '../protocol/decoder.js';
@@ -92,6 +92,7 @@ export class AdminClient {
     if (!(this.timeout > 0)) throw new TypeError('timeout must be a positive number of ms');
     this.connectTimeout = options.connectTimeout;
     this.transport = options.transport;
+    if (this.transport !== undefined) checkTransport(this.transport);
     this.server = formatAddress(address);
   }
 

@@ -4,7 +4,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { backoffDelay, resolveBackoff, type Backoff, type BackoffOptions } from './backoff.js';
 import { ConnectionError } from './errors.js';
 import { formatAddress, type ServerAddress } from './server-address.js';
-import { tcpTransport, type Transport } from './transport.js';
+import { checkTransport, tcpTransport, type Transport } from './transport.js';
 
 /** What a connection reports to its owner (the client, worker or admin client). */
 export interface ServerConnectionHandler {
@@ -92,6 +92,7 @@ export class ServerConnection {
   ) {
     this.name = formatAddress(address);
     this.transport = options.transport ?? tcpTransport;
+    checkTransport(this.transport);
     this.backoff = resolveBackoff(options.backoff);
     this.connectTimeout = options.connectTimeout ?? 5000;
     this.maxAttempts = options.maxReconnectAttempts ?? Infinity;

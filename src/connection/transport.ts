@@ -31,6 +31,16 @@ export interface Transport {
   open(address: ServerAddress, options: TransportOpenOptions): Promise<Duplex>;
 }
 
+/** Checks a transport option: a `TypeError` unless it has an `open` method. */
+export function checkTransport(transport: unknown): asserts transport is Transport {
+  if (
+    transport === null ||
+    typeof transport !== 'object' ||
+    typeof (transport as { open?: unknown }).open !== 'function'
+  )
+    throw new TypeError('transport must have an open(address, options) method');
+}
+
 /** Plain TCP, with Nagle off (a request is one small write) and TCP keepalive on. */
 export const tcpTransport: Transport = {
   open(address, { signal }) {

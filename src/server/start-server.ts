@@ -9,7 +9,7 @@ import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js
 import { GearboxError } from '../protocol/errors.js';
 import type { Clock } from './core/effects.js';
 import { NetServer } from './net/net-server.js';
-import { TcpListener } from './net/listener.js';
+import { TcpListener, type Listener } from './net/listener.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
 import type { QueueConfig } from '../storage/queue-config.js';
@@ -45,6 +45,11 @@ export interface StartServerOptions {
   readonly store?: JobStore;
   /** The clock of the core and of its timers in the I/O shell (default: the system's). */
   readonly clock?: Clock;
+  /**
+   * Where peers come from, instead of the TCP listener that `config.listen` and `config.port`
+   * describe (embedding: another kind of listener; tests: streams handed in process).
+   */
+  readonly listeners?: readonly Listener[];
 }
 
 /** Gearbox's version, from package.json when it can be found next to the build. */
@@ -126,12 +131,14 @@ export async function startServer(
       clock,
     );
     await net.listen(
-      new TcpListener({
-        hosts: full.listen,
-        port: full.port,
-        backlog: full.backlog,
-        keepalive: full.keepalive,
-      }),
+      ...(options.listeners ?? [
+        new TcpListener({
+          hosts: full.listen,
+          port: full.port,
+          backlog: full.backlog,
+          keepalive: full.keepalive,
+        }),
+      ]),
     );
     if (full.user !== undefined) switchUser(full.user);
     logger.log('NOTICE', `Starting up with pid ${process.pid}, verbose is set to ${full.verbose}`);
