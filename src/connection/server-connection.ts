@@ -210,8 +210,11 @@ export class ServerConnection {
     let stream: Duplex;
     try {
       stream = await this.transport.open(this.address, { signal });
-      // Gone already (refused at once, or closed meanwhile): a failed attempt like any other.
-      if (stream.destroyed) throw new Error('connection closed');
+      if (stream.destroyed) {
+        // Gone already (reset at once): a failed attempt like any other, its error not ours.
+        stream.on('error', () => undefined);
+        throw new Error('connection closed');
+      }
     } catch (err) {
       if (this.state === State.CLOSED) throw closedError(this.name);
       const cause = err instanceof Error ? err : new Error(String(err));

@@ -179,6 +179,21 @@ describe('Transport', () => {
     }
   });
 
+  it("docs/library.md's tunnel transport: tcpTransport composed, whatever the host says", async () => {
+    const server = await startServer({ listen: ['127.0.0.1'], port: 0, logFile: 'none' });
+    const viaTunnel: Transport = {
+      open: (address, options) => tcpTransport.open({ ...address, host: '127.0.0.1' }, options),
+    };
+    const client = new Client({ servers: `gm1.invalid:${server.port}`, transport: viaTunnel });
+    try {
+      assert.equal((await client.echo('tunnelled')).toString(), 'tunnelled');
+      assert.deepEqual(client.servers, [`gm1.invalid:${server.port}`]);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   it('refuses a transport option that is not one', () => {
     const bad = { open: 'no' } as unknown as Transport;
     assert.throws(() => new Client({ transport: bad }), TypeError);
