@@ -26,7 +26,18 @@ export interface EffectTargets {
  * them, commits and deletes go to the store, timers to the timer table.
  */
 export class EffectInterpreter {
-  constructor(private readonly to: EffectTargets) {}
+  // The parts every reply touches, held directly: `send` runs once per reply.
+  private readonly connections: ReadonlyMap<ConnectionId, PeerConnection>;
+  private readonly holds: CommitHolds;
+  private readonly flusher: OutputFlusher;
+  private readonly counters: NetCounters;
+
+  constructor(private readonly to: EffectTargets) {
+    this.connections = to.connections;
+    this.holds = to.holds;
+    this.flusher = to.flusher;
+    this.counters = to.counters;
+  }
 
   apply(effects: readonly Effect[]): void {
     const to = this.to;
@@ -80,11 +91,11 @@ export class EffectInterpreter {
   }
 
   private send(id: ConnectionId, data: Buffer): void {
-    const conn = this.to.connections.get(id);
+    const conn = this.connections.get(id);
     if (!conn || conn.dead) return;
-    this.to.counters.countOut(data);
-    if (!this.to.holds.fill(conn, data)) conn.output.write(data);
-    this.to.flusher.queued(conn);
+    this.counters.countOut(data);
+    if (!this.holds.fill(conn, data)) conn.output.write(data);
+    this.flusher.queued(conn);
   }
 }
 

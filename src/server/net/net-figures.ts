@@ -67,10 +67,17 @@ export class NetCounters {
       return;
     }
     const out = this.packetsOut;
-    for (let at = 0; at + HEADER_SIZE <= data.length && data[at] === 0;) {
-      const type = data.readUInt32BE(at + 4);
-      if (type <= MAX_PACKET_TYPE) out[type]!++;
-      at += HEADER_SIZE + data.readUInt32BE(at + 8);
+    const end = data.length - HEADER_SIZE;
+    // Byte reads instead of readUInt32BE: this runs for every reply the server sends.
+    for (let at = 0; at <= end && data[at] === 0;) {
+      const type = (data[at + 6] as number) * 256 + (data[at + 7] as number);
+      if (type <= MAX_PACKET_TYPE && data[at + 4] === 0 && data[at + 5] === 0) out[type]!++;
+      const size =
+        (data[at + 8] as number) * 0x1000000 +
+        (data[at + 9] as number) * 0x10000 +
+        (data[at + 10] as number) * 0x100 +
+        (data[at + 11] as number);
+      at += HEADER_SIZE + size;
     }
   }
 
