@@ -6,6 +6,7 @@
 import { prepareBackgroundSubmit } from './lib/background-submitter.js';
 import { BenchError } from './lib/bench-error.js';
 import { prepareForegroundClients } from './lib/foreground-clients.js';
+import { prepareIdleConnections } from './lib/idle-connections.js';
 import { prepareLibraryClients, prepareLibraryWorker } from './lib/library-load.js';
 import {
   ABORT_MESSAGE,
@@ -28,6 +29,8 @@ function prepare(task: Task): Promise<PreparedTask> {
       return prepareLibraryWorker(task);
     case 'lib-clients':
       return prepareLibraryClients(task);
+    case 'idle':
+      return prepareIdleConnections(task);
   }
 }
 

@@ -6,8 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { BenchError } from './lib/bench-error.js';
-import { liveChildren, signalChildren } from './lib/children.js';
+import { stopChildrenOnSignals } from './lib/children.js';
+import { pickList, positiveInt } from './lib/options.js';
 import { markdownTable, runBenchmark, tableRows } from './lib/benchmark.js';
 import {
   DEFAULT_SHAPE,
@@ -30,15 +30,18 @@ const USAGE = `usage: node dist/bench/run.js [options]
 
   --scenario LIST     comma-separated, from: ${SCENARIO_NAMES.join(', ')} (default: all)
   --servers LIST      comma-separated, from: ${SERVER_KINDS.join(', ')}, or all
-                      (default: ${DEFAULT_SERVER_KINDS.join(',')})
-  --jobs N            jobs for bg-submit, end-to-end, fg-latency and fg-throughput
+                      (default: ${DEFAULT_SERVER_KINDS.join(',')}; null runs the bg-submit
+                      scenarios only and is skipped, with a note, for the others)
+  --jobs N            jobs for the bg-submit, end-to-end, fg-latency and fg-throughput
+                      scenarios (both patterns)
   --queued N          jobs queued in the memory and deep-queue scenarios (default 1000000)
   --probe N           submits timed in deep-queue, empty and full (default 100000)
   --library-jobs N    10 MB jobs in library-10mb (default ${FULL_SIZES.libraryJobs})
   --quick             tiny sizes, for a smoke run
   --repeat N          runs per scenario and server; the median is reported (default 1)
-  --window N          unacknowledged background submits per connection (default ${DEFAULT_SHAPE.submitWindow})
-  --fg-window N       foreground jobs in flight per client in fg-throughput (default ${DEFAULT_SHAPE.foregroundWindow})
+  --window N          streaming: unacknowledged background submits per connection (default ${DEFAULT_SHAPE.submitWindow})
+  --fg-window N       streaming: foreground jobs in flight per client in fg-throughput (default ${DEFAULT_SHAPE.foregroundWindow})
+  --batch N           libgearman pattern: jobs per batch, waited for before the next (default ${DEFAULT_SHAPE.batchSize})
   --connections N     submitting connections in bg-submit (default ${DEFAULT_SHAPE.submitConnections})
   --e2e-workers N     workers in end-to-end (default ${DEFAULT_SHAPE.e2eWorkers})
   --agents 1|2        load-generator processes: 2 = workers and clients apart (default ${DEFAULT_SHAPE.agents})
@@ -50,36 +53,6 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --out FILE          where to write the JSON record (default bench/results/<date>.json)
   --no-save           do not write the JSON record
   -h, --help          this text`;
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0)
-    throw new BenchError('BAD_OPTION', `${name} wants a whole number, got '${text}'`);
-  return n;
-}
-
-function pickList<T extends string>(
-  name: string,
-  text: string | undefined,
-  allowed: readonly T[],
-  fallback: readonly T[] = allowed,
-): T[] {
-  if (text === undefined) return [...fallback];
-  if (text === 'all') return [...allowed];
-  const chosen = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const item of chosen) {
-    if (!(allowed as readonly string[]).includes(item))
-      throw new BenchError(
-        'BAD_OPTION',
-        `${name}: unknown '${item}' (choose from ${allowed.join(', ')})`,
-      );
-  }
-  return chosen as T[];
-}
 
 /** Parsed command line. */
 interface CommandLine {
@@ -101,6 +74,7 @@ function parse(argv: string[]): CommandLine | 'help' {
       repeat: { type: 'string' },
       window: { type: 'string' },
       'fg-window': { type: 'string' },
+      batch: { type: 'string' },
       connections: { type: 'string' },
       'e2e-workers': { type: 'string' },
       agents: { type: 'string' },
@@ -152,6 +126,7 @@ function parse(argv: string[]): CommandLine | 'help' {
         1,
         positiveInt('--e2e-workers', values['e2e-workers'], DEFAULT_SHAPE.e2eWorkers),
       ),
+      batchSize: Math.max(1, positiveInt('--batch', values.batch, DEFAULT_SHAPE.batchSize)),
     },
     paths: {
       gearmand: values.gearmand ?? defaultServerPaths.gearmand,
@@ -187,6 +162,8 @@ export async function run(argv: string[]): Promise<number> {
   const record = await runBenchmark(options, (line) => console.error(line));
   const table = markdownTable(tableRows(record));
   console.log(`\n${table}\n`);
+  const skips = [...new Set(record.skipped.map((s) => `${s.server} (${s.reason})`))];
+  for (const skip of skips) console.log(`skipped where it cannot run: ${skip}`);
   for (const f of record.failures) console.log(`FAILED: ${f.scenario} on ${f.server}: ${f.error}`);
   if (out !== undefined) {
     mkdirSync(resolve(out, '..'), { recursive: true });
@@ -196,26 +173,8 @@ export async function run(argv: string[]): Promise<number> {
   return record.failures.length === 0 ? 0 : 1;
 }
 
-/** On Ctrl-C or a kill, stop the servers and load generators by PID before leaving. */
-function stopChildrenOnSignals(): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`bench: ${signal}, stopping the servers and load generators`);
-      signalChildren('SIGTERM');
-      const started = Date.now();
-      const timer = setInterval(() => {
-        if (liveChildren() === 0 || Date.now() - started > 5000) {
-          signalChildren('SIGKILL');
-          clearInterval(timer);
-          process.exit(signal === 'SIGINT' ? 130 : 143);
-        }
-      }, 50);
-    });
-  }
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  stopChildrenOnSignals();
+  stopChildrenOnSignals('bench');
   run(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {

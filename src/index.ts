@@ -32,6 +32,12 @@ export {
 } from './worker/worker.js';
 export type { WorkerJob, JobHandler, Payload } from './worker/worker-job.js';
 export {
+  commandHandler,
+  CommandError,
+  type CommandOptions,
+  type CommandErrorCode,
+} from './worker/command-runner.js';
+export {
   AdminClient,
   AdminCommandError,
   type AdminClientOptions,

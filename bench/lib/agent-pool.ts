@@ -2,10 +2,11 @@
  * The parent's side of the load-generator processes: forks them, runs phases across them, and
  * stops them by PID.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './bench-error.js';
 import { trackChild } from './children.js';
+import { withFdLimit } from './fd-limits.js';
 import {
   ABORT_MESSAGE,
   type AgentCommand,
@@ -21,8 +22,20 @@ export class Agent {
   private readonly child: ChildProcess;
   private waiting: { resolve: (r: AgentReply) => void; reject: (e: Error) => void } | undefined;
 
-  constructor(readonly name: string) {
-    this.child = fork(agentScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /**
+   * Forks the agent; with `fdLimit` it starts through `sh` with its soft limit of open files
+   * raised to that (for thousands of connections), the IPC channel passed through the `exec`.
+   */
+  constructor(
+    readonly name: string,
+    fdLimit?: number,
+  ) {
+    const stdio = ['ignore', 'inherit', 'inherit', 'ipc'] as const;
+    if (fdLimit === undefined) this.child = fork(agentScript, [], { stdio: [...stdio] });
+    else {
+      const command = withFdLimit(fdLimit, process.execPath, [agentScript]);
+      this.child = spawn(command.file, command.args, { stdio: [...stdio] });
+    }
     trackChild(this.child);
     this.child.on('message', (message: AgentReply) => {
       const w = this.waiting;
@@ -102,14 +115,21 @@ export type PhasePlan = ReadonlyArray<readonly [Agent, readonly Task[]]>;
 
 /**
  * Runs one phase: every agent connects its tasks, then all start at once; resolves with each
- * agent's results, in plan order.
+ * agent's results, in plan order. `onReady` runs once every agent is ready and before any is
+ * told to go (to read the server's CPU time and memory with every connection open).
  */
-export async function runPhase(plan: PhasePlan, timeoutMs: number): Promise<TaskResult[][]> {
-  const setupTimeout = 30_000;
+export async function runPhase(
+  plan: PhasePlan,
+  timeoutMs: number,
+  onReady?: () => Promise<void>,
+): Promise<TaskResult[][]> {
+  // Thousands of connections (the scaling figures) take a while to open on a busy machine.
+  const setupTimeout = Math.max(30_000, timeoutMs);
   const ready = await Promise.all(
     plan.map(([agent, tasks]) => agent.ask({ kind: 'setup', tasks, timeoutMs }, setupTimeout)),
   );
   plan.forEach(([agent], i) => expect(agent, ready[i] as AgentReply, 'ready'));
+  await onReady?.();
   // One agent failing (a server ERROR, a lost connection) would leave the others waiting for
   // jobs that never come, so the first failure aborts the rest.
   const done = await Promise.all(

@@ -46,9 +46,15 @@ export interface BenchmarkRecord {
   readonly measurements: RecordedMeasurement[];
   /** Scenario/server pairs that failed, with the reason. */
   readonly failures: { scenario: ScenarioName; server: ServerKind; error: string }[];
+  /** Scenario/server pairs not run because the server cannot run them (the null server). */
+  readonly skipped: { scenario: ScenarioName; server: ServerKind; reason: string }[];
 }
 
-function median(values: readonly number[]): number {
+/** Why the null server sits out every scenario but the background submits. */
+const NULL_SKIP = 'the null server only answers background submits';
+
+/** The median; the mean of the middle two for an even count. */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1
@@ -84,16 +90,23 @@ export async function runBenchmark(
   const agents: [Agent, Agent] = [new Agent('A'), new Agent('B')];
   const measurements: RecordedMeasurement[] = [];
   const failures: BenchmarkRecord['failures'] = [];
+  const skipped: BenchmarkRecord['skipped'] = [];
   const commandLines: BenchmarkRecord['commandLines'] = {};
   const loadAtStart = loadavg()[0] ?? 0;
   try {
     for (const name of options.scenarios) {
       const scenario = SCENARIOS[name];
       const runs = new Map<ServerKind, Measurement[][]>();
+      const servers = options.servers.filter((kind) => {
+        if (kind !== 'null' || scenario.nullServer === true) return true;
+        skipped.push({ scenario: name, server: kind, reason: NULL_SKIP });
+        log(`${name} on null: skipped (${NULL_SKIP})`);
+        return false;
+      });
       // Repeats alternate between the servers, so a burst of other load on the machine hits
       // both rather than one.
       for (let i = 0; i < options.repeat; i++) {
-        for (const kind of options.servers) {
+        for (const kind of servers) {
           if (failures.some((f) => f.scenario === name && f.server === kind)) continue;
           try {
             const server = await startServer(kind, options.paths);
@@ -120,7 +133,7 @@ export async function runBenchmark(
           }
         }
       }
-      for (const kind of options.servers) {
+      for (const kind of servers) {
         const kindRuns = runs.get(kind) ?? [];
         if (failures.some((f) => f.scenario === name && f.server === kind)) continue;
         for (const [index, first] of (kindRuns[0] ?? []).entries()) {
@@ -136,6 +149,12 @@ export async function runBenchmark(
             log(
               `  ${kind} ${first.key}: median ${formatValue(recorded.value)} of ${values.map(formatValue).join(', ')}`,
             );
+        }
+      }
+      if (scenario.nullServer === true) {
+        for (const share of nullShares(name, measurements)) {
+          measurements.push(share);
+          log(`  ${share.server} ${share.key} = ${formatValue(share.value)}`);
         }
       }
     }
@@ -155,7 +174,30 @@ export async function runBenchmark(
     commandLines,
     measurements,
     failures,
+    skipped,
   };
+}
+
+/**
+ * Each server's `<scenario>.rate` as a share of the null server's in the same run: the median
+ * divided by the null server's median, with the runs divided pairwise (they alternate, so run
+ * i of each server saw the same moment of the machine).
+ */
+export function nullShares(
+  scenario: ScenarioName,
+  measurements: readonly RecordedMeasurement[],
+): RecordedMeasurement[] {
+  const key = `${scenario}.rate`;
+  const base = measurements.find((m) => m.key === key && m.server === 'null');
+  if (base === undefined || base.value <= 0) return [];
+  return measurements
+    .filter((m) => m.key === key && m.server !== 'null')
+    .map((m) => ({
+      ...m,
+      key: `${scenario}.share-of-null`,
+      value: m.value / base.value,
+      runs: m.runs.map((v, i) => v / (base.runs[i] ?? Number.NaN)),
+    }));
 }
 
 /** A figure rounded for people: integers for big numbers, two decimals for ratios. */
@@ -169,6 +211,7 @@ export function formatValue(value: number): string {
 export interface TableRow {
   readonly metric: string;
   readonly unit: string;
+  readonly null: string;
   readonly gearmand: string;
   readonly gearmandDefault: string;
   readonly gearbox: string;
@@ -185,6 +228,7 @@ export function tableRows(record: BenchmarkRecord): TableRow[] {
     const pick = (server: ServerKind): number | undefined =>
       record.measurements.find((m) => m.key === spec.key && m.server === server)?.value;
     const figures: Figures = {
+      null: pick('null'),
       gearmand: pick('gearmand'),
       gearmandDefault: pick('gearmand-default'),
       gearbox: pick('gearbox'),
@@ -192,13 +236,17 @@ export function tableRows(record: BenchmarkRecord): TableRow[] {
     if (Object.values(figures).every((v) => v === undefined)) continue;
     const show = (v: number | undefined): string => (v === undefined ? '—' : formatValue(v));
     const ratio =
-      figures.gearbox !== undefined && figures.gearmand !== undefined && figures.gearmand !== 0
+      spec.compare !== false &&
+      figures.gearbox !== undefined &&
+      figures.gearmand !== undefined &&
+      figures.gearmand !== 0
         ? `${(figures.gearbox / figures.gearmand).toFixed(2)}×`
         : '—';
     const met = spec.met(figures);
     rows.push({
       metric: spec.label,
       unit: spec.unit,
+      null: show(figures.null),
       gearmand: show(figures.gearmand),
       gearmandDefault: show(figures.gearmandDefault),
       gearbox: show(figures.gearbox),
@@ -216,6 +264,7 @@ export function markdownTable(rows: readonly TableRow[]): string {
   const header = [
     'metric',
     'unit',
+    'null server',
     'gearmand tuned',
     'gearmand default',
     'Gearbox',
@@ -227,7 +276,7 @@ export function markdownTable(rows: readonly TableRow[]): string {
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(
-      `| ${[r.metric, r.unit, r.gearmand, r.gearmandDefault, r.gearbox, r.ratio, r.target, r.met, r.issueGearmand].join(' | ')} |`,
+      `| ${[r.metric, r.unit, r.null, r.gearmand, r.gearmandDefault, r.gearbox, r.ratio, r.target, r.met, r.issueGearmand].join(' | ')} |`,
     );
   }
   return lines.join('\n');

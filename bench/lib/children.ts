@@ -29,3 +29,21 @@ export function signalChildren(signal: NodeJS.Signals): void {
 export function liveChildren(): number {
   return live.size;
 }
+
+/** On Ctrl-C or a kill, stops the servers and load generators by PID before leaving. */
+export function stopChildrenOnSignals(program: string): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${program}: ${signal}, stopping the servers and load generators`);
+      signalChildren('SIGTERM');
+      const started = Date.now();
+      const timer = setInterval(() => {
+        if (liveChildren() === 0 || Date.now() - started > 5000) {
+          signalChildren('SIGKILL');
+          clearInterval(timer);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+      }, 50);
+    });
+  }
+}

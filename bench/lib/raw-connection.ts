@@ -1,7 +1,8 @@
 /**
  * One raw Gearman connection for the load generator: a socket, the project's {@link Decoder},
- * and writes gathered per incoming chunk so that a worker's WORK_COMPLETE and its next GRAB_JOB
- * (or a client's next batch of submits) leave in one `write`.
+ * and (unless told otherwise) writes gathered per incoming chunk so that a worker's
+ * WORK_COMPLETE and its next GRAB_JOB (or a client's next batch of submits) leave in one
+ * `write`. Without gathering every `send` is its own write, as libgearman does it.
  */
 import { connect, type Socket } from 'node:net';
 import { Decoder, type Packet } from '../../src/protocol/index.js';
@@ -22,6 +23,7 @@ export class RawConnection {
   private constructor(
     private readonly socket: Socket,
     onPacket: PacketHandler,
+    private readonly gather: boolean,
   ) {
     this.decoder = new Decoder({
       packet: onPacket,
@@ -36,15 +38,18 @@ export class RawConnection {
     });
   }
 
-  /** Opens a connection to 127.0.0.1:`port`. */
-  static open(port: number, onPacket: PacketHandler): Promise<RawConnection> {
+  /**
+   * Opens a connection to 127.0.0.1:`port`. `gather` false makes every {@link send} its own
+   * socket write, even inside a packet callback.
+   */
+  static open(port: number, onPacket: PacketHandler, gather = true): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port });
       const onError = (err: Error): void => reject(err);
       socket.once('error', onError);
       socket.once('connect', () => {
         socket.off('error', onError);
-        resolve(new RawConnection(socket, onPacket));
+        resolve(new RawConnection(socket, onPacket, gather));
       });
     });
   }
@@ -56,7 +61,7 @@ export class RawConnection {
 
   /** Queues bytes; inside a packet callback they go out with the others after the chunk. */
   send(bytes: Buffer): void {
-    if (this.inChunk) this.pending.push(bytes);
+    if (this.inChunk && this.gather) this.pending.push(bytes);
     else this.socket.write(bytes);
   }
 
@@ -89,4 +94,25 @@ export class RawConnection {
     this.failure = undefined;
     handler?.(err);
   }
+}
+
+/**
+ * Connections opened at once: enough to be quick, few enough that a server with a short listen
+ * backlog (gearmand's is 32) drops no SYN, which would stall a connect for a second or more.
+ */
+const CONNECT_GROUP = 32;
+
+/** Runs `open(i)` for i < `count`, at most {@link CONNECT_GROUP} at a time, in order. */
+export async function openInGroups<T>(
+  count: number,
+  open: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let first = 0; first < count; first += CONNECT_GROUP) {
+    const group = Array.from({ length: Math.min(CONNECT_GROUP, count - first) }, (_, k) =>
+      open(first + k),
+    );
+    out.push(...(await Promise.all(group)));
+  }
+  return out;
 }

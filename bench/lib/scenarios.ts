@@ -1,13 +1,15 @@
 /**
  * The benchmark's scenarios. Each runs against one freshly started server, drives load from the
  * agent processes, and returns its figures. Throughput is jobs counted divided by the wall time
- * from the first task's start to the last counted job.
+ * from the first task's start to the last counted job. The submit, end-to-end and foreground
+ * scenarios exist once per load {@link Pattern}: `bg-submit` streams, `bg-submit-libgearman`
+ * makes libgearman's batch-and-wait traffic, and so on.
  */
 import { runPhase, type Agent, type PhasePlan } from './agent-pool.js';
 import { BenchError } from './bench-error.js';
 import type { ServerProcess } from './servers.js';
 import type { UniqueMode } from './submit-packets.js';
-import type { Task, TaskResult } from './tasks.js';
+import type { Pattern, Task, TaskResult } from './tasks.js';
 
 /** How many jobs each scenario uses. */
 export interface Sizes {
@@ -63,6 +65,8 @@ export interface LoadShape {
   readonly agents: 1 | 2;
   /** Workers in the end-to-end scenario (how many sleep and are woken). */
   readonly e2eWorkers: number;
+  /** Jobs per batch in the libgearman pattern (libgearman's clients: 100). */
+  readonly batchSize: number;
 }
 
 /** The default load shape. */
@@ -73,6 +77,7 @@ export const DEFAULT_SHAPE: LoadShape = {
   agents: 2,
   uniques: 'distinct',
   e2eWorkers: 4,
+  batchSize: 100,
 };
 
 /** What a scenario needs to run. */
@@ -104,15 +109,21 @@ export interface Measurement {
 export interface Scenario {
   readonly name: ScenarioName;
   readonly summary: string;
+  /** Whether it runs on the null server too (it only answers background submits). */
+  readonly nullServer?: boolean;
   run(ctx: ScenarioContext): Promise<Measurement[]>;
 }
 
 /** Scenario names, in run order. */
 export const SCENARIO_NAMES = [
   'bg-submit',
+  'bg-submit-libgearman',
   'end-to-end',
+  'end-to-end-libgearman',
   'fg-latency',
+  'fg-latency-libgearman',
   'fg-throughput',
+  'fg-throughput-libgearman',
   'memory',
   'deep-queue',
   'library-10mb',
@@ -123,7 +134,7 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 const FUNCTION = 'bench';
 
 /** The one result of a kind in a phase (each phase runs at most one task of each kind). */
-function only(results: TaskResult[][], kind: Task['kind']): TaskResult {
+export function only(results: TaskResult[][], kind: Task['kind']): TaskResult {
   const found = results.flat().find((r) => r.kind === kind);
   if (!found) throw new BenchError('AGENT_FAILED', `no ${kind} result`);
   return found;
@@ -141,7 +152,8 @@ function plan(ctx: ScenarioContext, workers: Task[], clients: Task[]): PhasePlan
   ];
 }
 
-function rate(counted: number, startedAt: number, finishedAt: number): number {
+/** Jobs per second between two wall-clock times in ms. */
+export function rate(counted: number, startedAt: number, finishedAt: number): number {
   const seconds = (finishedAt - startedAt) / 1000;
   return seconds > 0 ? counted / seconds : 0;
 }
@@ -157,11 +169,22 @@ function splitEvenly(total: number, parts: number): number {
   return Math.ceil(total / parts);
 }
 
+/** The scenario of `base` in `pattern`: `base` itself streams, `base-libgearman` batches. */
+function named(base: string, pattern: Pattern): ScenarioName {
+  return (pattern === 'stream' ? base : `${base}-libgearman`) as ScenarioName;
+}
+
+/** The submit window of a pattern: streaming's sliding window, or libgearman's batch. */
+function submitWindow(ctx: ScenarioContext, pattern: Pattern): number {
+  return pattern === 'stream' ? ctx.shape.submitWindow : ctx.shape.batchSize;
+}
+
 async function backgroundSubmit(
   ctx: ScenarioContext,
   jobs: number,
   payloadBytes: number,
   connections: number,
+  pattern: Pattern = 'stream',
 ): Promise<TaskResult> {
   const perConnection = splitEvenly(jobs, connections);
   const results = await runPhase(
@@ -176,8 +199,9 @@ async function backgroundSubmit(
             connections,
             jobsPerConnection: perConnection,
             payloadBytes,
-            window: ctx.shape.submitWindow,
+            window: submitWindow(ctx, pattern),
             uniques: ctx.shape.uniques,
+            pattern,
           },
         ],
       ],
@@ -187,81 +211,108 @@ async function backgroundSubmit(
   return only(results, 'bg-submit');
 }
 
-/** Runs `phase` and adds the server's CPU time per counted job, in µs, as `<scenario>.cpu`. */
+/**
+ * Runs `phase` and adds the server's CPU time per job counted by its first figure, in µs, as
+ * `<scenario>.cpu`.
+ */
 async function withServerCpu(
   ctx: ScenarioContext,
   scenario: string,
-  phase: () => Promise<Measurement>,
+  phase: () => Promise<Measurement[]>,
 ): Promise<Measurement[]> {
   const before = await ctx.server.cpuMs();
   const measured = await phase();
   const cpuMs = (await ctx.server.cpuMs()) - before;
-  const perJob = measured.jobsCounted > 0 ? (cpuMs * 1000) / measured.jobsCounted : 0;
+  const first = measured[0];
+  if (first === undefined) throw new BenchError('AGENT_FAILED', `${scenario}: no figure`);
+  const perJob = first.jobsCounted > 0 ? (cpuMs * 1000) / first.jobsCounted : 0;
   return [
-    measured,
+    ...measured,
     {
       key: `${scenario}.cpu`,
       value: perJob,
-      jobsCounted: measured.jobsCounted,
-      jobsExpected: measured.jobsExpected,
+      jobsCounted: first.jobsCounted,
+      jobsExpected: first.jobsExpected,
     },
   ];
 }
 
-const bgSubmit: Scenario = {
-  name: 'bg-submit',
-  summary: 'SUBMIT_JOB_BG of 100 bytes, pipelined, no workers',
-  run(ctx) {
-    return withServerCpu(ctx, 'bg-submit', async () => {
-      const r = await backgroundSubmit(ctx, ctx.sizes.bgJobs, 100, ctx.shape.submitConnections);
-      return {
-        key: 'bg-submit.rate',
-        value: rate(r.counted, r.startedAt, r.finishedAt),
-        jobsCounted: r.counted,
-        jobsExpected: r.sent,
-      };
-    });
-  },
-};
+function bgSubmit(pattern: Pattern): Scenario {
+  const name = named('bg-submit', pattern);
+  return {
+    name,
+    summary:
+      pattern === 'stream'
+        ? 'SUBMIT_JOB_BG of 100 bytes, pipelined, no workers'
+        : 'SUBMIT_JOB_BG of 100 bytes in batches of 100, each waiting for its JOB_CREATEDs',
+    nullServer: true,
+    run(ctx) {
+      return withServerCpu(ctx, name, async () => {
+        const r = await backgroundSubmit(
+          ctx,
+          ctx.sizes.bgJobs,
+          100,
+          ctx.shape.submitConnections,
+          pattern,
+        );
+        return [
+          {
+            key: `${name}.rate`,
+            value: rate(r.counted, r.startedAt, r.finishedAt),
+            jobsCounted: r.counted,
+            jobsExpected: r.sent,
+          },
+        ];
+      });
+    },
+  };
+}
 
-const endToEnd: Scenario = {
-  name: 'end-to-end',
-  summary: '2 clients submit background jobs, 4 workers (--e2e-workers) complete them',
-  run(ctx) {
-    const jobs = splitEvenly(ctx.sizes.e2eJobs, 2) * 2;
-    const workerTask: Task = {
-      kind: 'workers',
-      port: ctx.server.port,
-      functionName: FUNCTION,
-      count: ctx.shape.e2eWorkers,
-      target: jobs,
-      resultBytes: 0,
-    };
-    const submitTask: Task = {
-      kind: 'bg-submit',
-      port: ctx.server.port,
-      functionName: FUNCTION,
-      connections: 2,
-      jobsPerConnection: jobs / 2,
-      payloadBytes: 100,
-      window: ctx.shape.submitWindow,
-      uniques: ctx.shape.uniques,
-    };
-    return withServerCpu(ctx, 'end-to-end', async () => {
-      const results = await runPhase(plan(ctx, [workerTask], [submitTask]), ctx.timeoutMs);
-      const workers = only(results, 'workers');
-      const submit = only(results, 'bg-submit');
-      const start = Math.min(workers.startedAt, submit.startedAt);
-      return {
-        key: 'end-to-end.rate',
-        value: rate(workers.counted, start, workers.finishedAt),
-        jobsCounted: workers.counted,
-        jobsExpected: jobs,
-        detail: { submitted: submit.counted },
+function endToEnd(pattern: Pattern): Scenario {
+  const name = named('end-to-end', pattern);
+  return {
+    name,
+    summary: '2 clients submit background jobs, 4 workers (--e2e-workers) complete them',
+    run(ctx) {
+      const jobs = splitEvenly(ctx.sizes.e2eJobs, 2) * 2;
+      const workerTask: Task = {
+        kind: 'workers',
+        port: ctx.server.port,
+        functionName: FUNCTION,
+        count: ctx.shape.e2eWorkers,
+        target: jobs,
+        resultBytes: 0,
+        pattern,
       };
-    });
-  },
-};
+      const submitTask: Task = {
+        kind: 'bg-submit',
+        port: ctx.server.port,
+        functionName: FUNCTION,
+        connections: 2,
+        jobsPerConnection: jobs / 2,
+        payloadBytes: 100,
+        window: submitWindow(ctx, pattern),
+        uniques: ctx.shape.uniques,
+        pattern,
+      };
+      return withServerCpu(ctx, name, async () => {
+        const results = await runPhase(plan(ctx, [workerTask], [submitTask]), ctx.timeoutMs);
+        const workers = only(results, 'workers');
+        const submit = only(results, 'bg-submit');
+        const start = Math.min(workers.startedAt, submit.startedAt);
+        return [
+          {
+            key: `${name}.rate`,
+            value: rate(workers.counted, start, workers.finishedAt),
+            jobsCounted: workers.counted,
+            jobsExpected: jobs,
+            detail: { submitted: submit.counted },
+          },
+        ];
+      });
+    },
+  };
+}
 
 async function foreground(
   ctx: ScenarioContext,
@@ -270,6 +321,7 @@ async function foreground(
   jobs: number,
   window: number,
   recordLatency: boolean,
+  pattern: Pattern,
 ): Promise<{ clients: TaskResult; workers: TaskResult; total: number }> {
   const perClient = splitEvenly(jobs, clients);
   const total = perClient * clients;
@@ -280,6 +332,7 @@ async function foreground(
     count: workers,
     target: total,
     resultBytes: 10,
+    pattern,
   };
   const clientTask: Task = {
     kind: 'fg-clients',
@@ -291,40 +344,66 @@ async function foreground(
     payloadBytes: 100,
     uniques: ctx.shape.uniques,
     recordLatency,
+    pattern,
   };
   const results = await runPhase(plan(ctx, [workerTask], [clientTask]), ctx.timeoutMs);
   return { clients: only(results, 'fg-clients'), workers: only(results, 'workers'), total };
 }
 
-const fgLatency: Scenario = {
-  name: 'fg-latency',
-  summary: '1 client, 1 worker, sequential SUBMIT_JOB → WORK_COMPLETE',
-  async run(ctx) {
-    const r = await foreground(ctx, 1, 1, ctx.sizes.latencyJobs, 1, true);
-    const sorted = [...(r.clients.latenciesUs ?? [])].sort((a, b) => a - b);
-    const base = { jobsCounted: r.clients.counted, jobsExpected: r.total };
-    return [
-      { key: 'fg-latency.p50', value: percentile(sorted, 0.5), ...base },
-      { key: 'fg-latency.p99', value: percentile(sorted, 0.99), ...base },
-    ];
-  },
-};
+/** The latency percentiles reported, with the suffix of their keys. */
+const LATENCY_PERCENTILES: readonly (readonly [string, number])[] = [
+  ['p50', 0.5],
+  ['p99', 0.99],
+  ['p99.9', 0.999],
+];
 
-const fgThroughput: Scenario = {
-  name: 'fg-throughput',
-  summary: '4 clients (pipelined), 4 workers, foreground jobs',
-  run(ctx) {
-    return withServerCpu(ctx, 'fg-throughput', async () => {
-      const r = await foreground(ctx, 4, 4, ctx.sizes.fgJobs, ctx.shape.foregroundWindow, false);
-      return {
-        key: 'fg-throughput.rate',
-        value: rate(r.clients.counted, r.clients.startedAt, r.clients.finishedAt),
-        jobsCounted: r.clients.counted,
-        jobsExpected: r.total,
-      };
-    });
-  },
-};
+function fgLatency(pattern: Pattern): Scenario {
+  const name = named('fg-latency', pattern);
+  return {
+    name,
+    summary:
+      pattern === 'stream'
+        ? '1 client, 1 worker (GRAB_JOB), sequential SUBMIT_JOB → WORK_COMPLETE'
+        : '1 client, 1 worker (GRAB_JOB_ALL, a write per packet), sequential SUBMIT_JOB → WORK_COMPLETE',
+    run(ctx) {
+      return withServerCpu(ctx, name, async () => {
+        const r = await foreground(ctx, 1, 1, ctx.sizes.latencyJobs, 1, true, pattern);
+        const sorted = [...(r.clients.latenciesUs ?? [])].sort((a, b) => a - b);
+        const base = { jobsCounted: r.clients.counted, jobsExpected: r.total };
+        return LATENCY_PERCENTILES.map(([suffix, fraction]) => ({
+          key: `${name}.${suffix}`,
+          value: percentile(sorted, fraction),
+          ...base,
+        }));
+      });
+    },
+  };
+}
+
+function fgThroughput(pattern: Pattern): Scenario {
+  const name = named('fg-throughput', pattern);
+  return {
+    name,
+    summary:
+      pattern === 'stream'
+        ? '4 clients (16 jobs in flight each), 4 workers, foreground jobs'
+        : '4 clients (batches of 100, each waiting for every WORK_COMPLETE), 4 GRAB_JOB_ALL workers',
+    run(ctx) {
+      const window = pattern === 'stream' ? ctx.shape.foregroundWindow : ctx.shape.batchSize;
+      return withServerCpu(ctx, name, async () => {
+        const r = await foreground(ctx, 4, 4, ctx.sizes.fgJobs, window, false, pattern);
+        return [
+          {
+            key: `${name}.rate`,
+            value: rate(r.clients.counted, r.clients.startedAt, r.clients.finishedAt),
+            jobsCounted: r.clients.counted,
+            jobsExpected: r.total,
+          },
+        ];
+      });
+    },
+  };
+}
 
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -424,10 +503,14 @@ const library10mb: Scenario = {
 
 /** Every scenario by name. */
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
-  'bg-submit': bgSubmit,
-  'end-to-end': endToEnd,
-  'fg-latency': fgLatency,
-  'fg-throughput': fgThroughput,
+  'bg-submit': bgSubmit('stream'),
+  'bg-submit-libgearman': bgSubmit('libgearman'),
+  'end-to-end': endToEnd('stream'),
+  'end-to-end-libgearman': endToEnd('libgearman'),
+  'fg-latency': fgLatency('stream'),
+  'fg-latency-libgearman': fgLatency('libgearman'),
+  'fg-throughput': fgThroughput('stream'),
+  'fg-throughput-libgearman': fgThroughput('libgearman'),
   memory,
   'deep-queue': deepQueue,
   'library-10mb': library10mb,

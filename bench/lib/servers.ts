@@ -1,6 +1,7 @@
 /**
  * The servers under test, each started on a free loopback port and stopped by its PID:
- * Debian's gearmand with its fastest flags, gearmand with its default flags, and `gearbox server`.
+ * Debian's gearmand with its fastest flags, gearmand with its default flags, `gearbox server`,
+ * and the null server (bench/null-server.ts: what Node itself can do).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,18 +10,28 @@ import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './bench-error.js';
 import { trackChild } from './children.js';
+import { withFdLimit } from './fd-limits.js';
 
 /** Which server a run measures. */
-export type ServerKind = 'gearmand' | 'gearmand-default' | 'gearbox';
+export type ServerKind = 'null' | 'gearmand' | 'gearmand-default' | 'gearbox';
 
 /** Every kind, in the order the benchmark runs them. */
-export const SERVER_KINDS: readonly ServerKind[] = ['gearmand', 'gearmand-default', 'gearbox'];
+export const SERVER_KINDS: readonly ServerKind[] = [
+  'null',
+  'gearmand',
+  'gearmand-default',
+  'gearbox',
+];
 
 /**
  * The kinds run when none are named: gearmand with default flags is left out because filling
- * its queue to a million distinct jobs takes minutes (its hash table has 991 buckets).
+ * its queue to a million distinct jobs takes minutes (its hash table has 991 buckets). The null
+ * server runs only where it can (background submits) and is skipped elsewhere.
  */
-export const DEFAULT_SERVER_KINDS: readonly ServerKind[] = ['gearmand', 'gearbox'];
+export const DEFAULT_SERVER_KINDS: readonly ServerKind[] = ['null', 'gearmand', 'gearbox'];
+
+/** The null server's script, compiled next to this file's folder. */
+const nullServerScript = fileURLToPath(new URL('../null-server.js', import.meta.url));
 
 /** gearmand's fastest setting on this machine: one I/O thread, a big job hash table. */
 export const GEARMAND_TUNED_FLAGS: readonly string[] = ['-t', '0', '--hashtable-buckets', '99991'];
@@ -46,6 +57,8 @@ export interface ServerExtras {
   readonly queueArgs?: readonly string[];
   /** Flags for `node` before the gearbox script (e.g. `--expose-gc`); ignored for gearmand. */
   readonly nodeArgs?: readonly string[];
+  /** Raises the server's soft limit on open files to this first (see fd-limits.ts). */
+  readonly fdLimit?: number;
 }
 
 /** The command line a kind is started with (port filled in). */
@@ -67,6 +80,11 @@ export function serverCommand(
       return { file: paths.gearmand, args: [...common, '-l', 'none', ...GEARMAND_TUNED_FLAGS] };
     case 'gearmand-default':
       return { file: paths.gearmand, args: [...common, '-l', 'none'] };
+    case 'null':
+      return {
+        file: process.execPath,
+        args: [nullServerScript, '-L', '127.0.0.1', '-p', String(port)],
+      };
     case 'gearbox': {
       const profile =
         paths.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${paths.profileDir}`];
@@ -137,7 +155,10 @@ export async function readCpuMs(pid: number): Promise<number> {
   return (ticks * 1000) / USER_HZ;
 }
 
-/** Starts a server of the given kind on a free port and waits until it accepts connections. */
+/**
+ * Starts a server of the given kind on a free port and waits until it accepts connections.
+ * `extras` changes its queue, node flags or open-files limit.
+ */
 export async function startServer(
   kind: ServerKind,
   paths: ServerPaths,
@@ -148,7 +169,11 @@ export async function startServer(
   const command = serverCommand(kind, port, paths, extras);
   const file = command.file;
   const args = [...command.args, ...extraArgs];
-  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const fdLimit = extras.fdLimit;
+  const launched = fdLimit === undefined ? { file, args } : withFdLimit(fdLimit, file, args);
+  const child: ChildProcess = spawn(launched.file, launched.args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   trackChild(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -184,7 +209,11 @@ export async function startServer(
     kind,
     port,
     pid,
-    commandLine: [file === process.execPath ? 'node' : file, ...args].join(' '),
+    commandLine: [
+      ...(fdLimit === undefined ? [] : [`ulimit -S -n ${fdLimit};`]),
+      file === process.execPath ? 'node' : file,
+      ...args,
+    ].join(' '),
     rssBytes: () => readRss(pid),
     cpuMs: () => readCpuMs(pid),
     stop,

@@ -5,30 +5,61 @@ import type { UniqueMode } from './submit-packets.js';
  * Everything here crosses the IPC channel, so it is plain data.
  */
 
-/** Pipelined SUBMIT_JOB_BG on several connections, each keeping at most `window` unacknowledged. */
+/**
+ * How a load generator talks, as a client library would:
+ *
+ * - `stream`: a sliding window — a new submit leaves as soon as a reply frees a slot, sends are
+ *   gathered into one write per incoming chunk, workers use GRAB_JOB (JOB_ASSIGN).
+ * - `libgearman`: what the C library (PHP, Python-C, the `gearman` tool) does — a batch of
+ *   `window` submits, written through an 8 KiB send buffer, then nothing until every reply of
+ *   the batch is in (JOB_CREATED for background jobs, WORK_COMPLETE for foreground ones); its
+ *   workers use GRAB_JOB_ALL (JOB_ASSIGN_UNIQ) and write WORK_COMPLETE and the next grab as two
+ *   separate writes.
+ */
+export type Pattern = 'stream' | 'libgearman';
+
+/** Every pattern, in report order. */
+export const PATTERNS: readonly Pattern[] = ['stream', 'libgearman'];
+
+/** SUBMIT_JOB_BG on several connections, each keeping at most `window` unacknowledged. */
 export interface BackgroundSubmitTask {
   readonly kind: 'bg-submit';
   readonly port: number;
   readonly functionName: string;
+  /**
+   * Functions the jobs are spread over, round robin (1: all go to `functionName`; more: see
+   * {@link functionNameAt}).
+   */
+  readonly functions?: number;
   readonly connections: number;
   readonly jobsPerConnection: number;
   readonly payloadBytes: number;
+  /** Stream: most unacknowledged submits; libgearman: the batch size. */
   readonly window: number;
   readonly uniques: UniqueMode;
+  /** Default `stream`. */
+  readonly pattern?: Pattern;
 }
 
-/** Workers in the usual GRAB_JOB / PRE_SLEEP / WORK_COMPLETE loop, until `target` jobs are done. */
+/** Workers in the usual grab / PRE_SLEEP / WORK_COMPLETE loop, until `target` jobs are done. */
 export interface WorkerGroupTask {
   readonly kind: 'workers';
   readonly port: number;
   readonly functionName: string;
+  /** Functions each worker can do (CAN_DO for every {@link functionNameAt}); default 1. */
+  readonly functions?: number;
   readonly count: number;
   /** Jobs completed by the whole group after which it stops. */
   readonly target: number;
   readonly resultBytes: number;
+  /** Stream: GRAB_JOB, writes gathered; libgearman: GRAB_JOB_ALL, one write per packet. */
+  readonly pattern?: Pattern;
 }
 
-/** Foreground clients: SUBMIT_JOB, then wait for WORK_COMPLETE; `window` jobs in flight each. */
+/**
+ * Foreground clients: SUBMIT_JOB, then wait for WORK_COMPLETE. Stream: `window` jobs in flight
+ * each; libgearman: batches of `window`, the next one once every job of the last has completed.
+ */
 export interface ForegroundClientsTask {
   readonly kind: 'fg-clients';
   readonly port: number;
@@ -40,6 +71,19 @@ export interface ForegroundClientsTask {
   readonly uniques: UniqueMode;
   /** Whether to return each job's submit-to-WORK_COMPLETE time. */
   readonly recordLatency: boolean;
+  /** Default `stream`. */
+  readonly pattern?: Pattern;
+}
+
+/**
+ * Connections that connect, make one ECHO round trip (so the server has accepted them) and then
+ * stay idle. The task is done at once; its connections close when the agent's other tasks are
+ * done, so give it to the agent that runs the load.
+ */
+export interface IdleConnectionsTask {
+  readonly kind: 'idle';
+  readonly port: number;
+  readonly connections: number;
 }
 
 /** A worker of the project's library that echoes workloads, until `target` jobs are done. */
@@ -67,7 +111,8 @@ export type Task =
   | WorkerGroupTask
   | ForegroundClientsTask
   | LibraryWorkerTask
-  | LibraryClientsTask;
+  | LibraryClientsTask
+  | IdleConnectionsTask;
 
 /** What one task did, with wall-clock times comparable across processes. */
 export interface TaskResult {
@@ -148,6 +193,17 @@ export function connectionsTask(
     },
   };
 }
+
+/**
+ * The name of function `index` of `count`: the base name when there is one, else the base name
+ * and a 5-digit index (all names the same length, so submit packets can be templated).
+ */
+export function functionNameAt(base: string, index: number, count: number): string {
+  return count <= 1 ? base : `${base}-${String(index).padStart(5, '0')}`;
+}
+
+/** Bytes of libgearman's send buffer: a batch of submits leaves in writes of at most this much. */
+export const LIBGEARMAN_SEND_BUFFER = 8192;
 
 /** Epoch milliseconds with the monotonic clock's resolution, comparable between processes. */
 export function wallClockMs(): number {

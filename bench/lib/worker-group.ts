@@ -1,20 +1,35 @@
 import { Frames, Magic, PacketType, encodePacket, request } from '../../src/protocol/index.js';
 import { unexpectedPacket } from './bench-error.js';
-import { RawConnection } from './raw-connection.js';
-import { wallClockMs, type PreparedTask, type WorkerGroupTask } from './tasks.js';
+import { RawConnection, openInGroups } from './raw-connection.js';
+import { functionNameAt, wallClockMs, type PreparedTask, type WorkerGroupTask } from './tasks.js';
 
 /*
  * Each worker runs the loop every Gearman worker library runs:
  *
- *   CAN_DO, GRAB_JOB ─▶ JOB_ASSIGN ─▶ WORK_COMPLETE + GRAB_JOB (again)
- *                    └▶ NO_JOB     ─▶ PRE_SLEEP ─▶ (asleep) ─▶ NOOP ─▶ GRAB_JOB
+ *   CAN_DO, GRAB ─▶ JOB_ASSIGN ─▶ WORK_COMPLETE + GRAB (again)
+ *                └▶ NO_JOB     ─▶ PRE_SLEEP ─▶ (asleep) ─▶ NOOP ─▶ GRAB
  *
- * The group is ready once every worker has seen its first NO_JOB (so its CAN_DO is known to the
- * server and it is asleep), and done once the group has completed `target` jobs.
+ * GRAB is GRAB_JOB (answered by JOB_ASSIGN) in the stream pattern; in the libgearman pattern it
+ * is GRAB_JOB_ALL (answered by JOB_ASSIGN_UNIQ, or JOB_ASSIGN_ALL for a reduce job), as
+ * libgearman's workers send, and every packet is its own write. The group is ready once every
+ * worker has seen its first NO_JOB (so its CAN_DOs are known to the server and it is asleep),
+ * and done once the group has completed `target` jobs.
  */
 
 /** Connects the workers of a {@link WorkerGroupTask} and puts them to sleep. */
 export async function prepareWorkerGroup(task: WorkerGroupTask): Promise<PreparedTask> {
+  const libgearman = task.pattern === 'libgearman';
+  const grab = libgearman ? Frames.GRAB_JOB_ALL : Frames.GRAB_JOB;
+  const assigned: readonly PacketType[] = libgearman
+    ? [PacketType.JOB_ASSIGN_UNIQ, PacketType.JOB_ASSIGN_ALL]
+    : [PacketType.JOB_ASSIGN];
+  const functions = task.functions ?? 1;
+  const canDo = Buffer.concat([
+    ...Array.from({ length: functions }, (_, i) =>
+      request(PacketType.CAN_DO, functionNameAt(task.functionName, i, functions)),
+    ),
+    grab,
+  ]);
   const result = Buffer.alloc(task.resultBytes, 0x62);
   let grabbed = 0;
   let completed = 0;
@@ -29,39 +44,41 @@ export async function prepareWorkerGroup(task: WorkerGroupTask): Promise<Prepare
   outcome.catch(() => undefined);
 
   const readiness: Promise<void>[] = [];
-  const connections: RawConnection[] = [];
-  for (let i = 0; i < task.count; i++) {
+  const openWorker = async (): Promise<RawConnection> => {
     let markReady: (() => void) | undefined;
     readiness.push(new Promise<void>((resolve) => (markReady = resolve)));
-    const connection: RawConnection = await RawConnection.open(task.port, (packet) => {
-      switch (packet.type) {
-        case PacketType.JOB_ASSIGN: {
+    const connection: RawConnection = await RawConnection.open(
+      task.port,
+      (packet) => {
+        if (assigned.includes(packet.type)) {
           grabbed++;
           const handle = packet.args[0] as Buffer;
           connection.send(encodePacket(Magic.REQ, PacketType.WORK_COMPLETE, [handle, result]));
           completed++;
           if (completed >= task.target) finish?.(wallClockMs());
-          else connection.send(Frames.GRAB_JOB);
+          else connection.send(grab);
           return;
         }
-        case PacketType.NO_JOB:
-          markReady?.();
-          markReady = undefined;
-          connection.send(Frames.PRE_SLEEP);
-          return;
-        case PacketType.NOOP:
-          if (completed < task.target) connection.send(Frames.GRAB_JOB);
-          return;
-        default:
-          abort?.(unexpectedPacket('worker', packet));
-      }
-    });
-    connection.onFailure((err) => abort?.(err));
-    connections.push(connection);
-    connection.send(
-      Buffer.concat([request(PacketType.CAN_DO, task.functionName), Frames.GRAB_JOB]),
+        switch (packet.type) {
+          case PacketType.NO_JOB:
+            markReady?.();
+            markReady = undefined;
+            connection.send(Frames.PRE_SLEEP);
+            return;
+          case PacketType.NOOP:
+            if (completed < task.target) connection.send(grab);
+            return;
+          default:
+            abort?.(unexpectedPacket('worker', packet));
+        }
+      },
+      !libgearman,
     );
-  }
+    connection.onFailure((err) => abort?.(err));
+    connection.send(canDo);
+    return connection;
+  };
+  const connections = await openInGroups(task.count, openWorker);
   await Promise.race([Promise.all(readiness), outcome]);
 
   return {

@@ -3,7 +3,6 @@
  * ended by `.`; single values without the `OK`; errors as `Error: …` on stderr), plus `--json`
  * for parsed results and `--watch` for a live table of several servers.
  */
-import { parseArgs } from 'node:util';
 import { AdminClient, AdminCommandError } from '../admin/admin-client.js';
 import {
   parseJobs,
@@ -11,57 +10,58 @@ import {
   parseStatus,
   parseWorkers,
 } from '../admin/admin-replies.js';
-import { formatAddress, serversFromHostsAndPort } from '../connection/server-address.js';
+import { formatAddress } from '../connection/server-address.js';
+import { HELP_OPTION, serverListOptions, serversFromOptions } from './common-options.js';
+import { formatHelp, parseOptions, type ParsedOptions } from './options.js';
+import { positiveInteger } from './option-values.js';
+import { UsageError } from './usage-error.js';
 
-const USAGE = `usage: gearbox admin [options]
+const DEFAULT_HOST = 'localhost';
+const DEFAULT_INTERVAL_MS = 1000;
 
-Administers Gearman job servers, like gearadmin.
+/** Every option of `gearbox admin`, in the order `--help` lists them. */
+export const ADMIN_OPTIONS = [
+  ...serverListOptions(DEFAULT_HOST),
+  { name: 'status', help: 'functions: queued+running, running, workers' },
+  { name: 'priority-status', help: 'functions: queued jobs per priority, workers' },
+  { name: 'workers', help: 'connections and their functions' },
+  { name: 'show-jobs', help: 'jobs: handle, retries, ignored, queued' },
+  { name: 'show-unique-jobs', help: 'unique ids of the jobs' },
+  { name: 'cancel-job', value: 'HANDLE', repeat: 'once', help: 'cancel a job' },
+  { name: 'create-function', value: 'F', repeat: 'once', help: 'create a function' },
+  { name: 'drop-function', value: 'F', repeat: 'once', help: 'drop a function' },
+  { name: 'getpid', help: "the server's process id" },
+  { name: 'server-version', help: "the server's version" },
+  { name: 'server-verbose', help: "the server's log level" },
+  { name: 'json', help: 'print parsed results as JSON' },
+  {
+    name: 'watch',
+    help: 'live table of functions (queued by priority, running, workers), refreshed every --interval, for every server given',
+  },
+  {
+    name: 'interval',
+    value: 'MS',
+    help: 'refresh interval of --watch, at least 10',
+    default: String(DEFAULT_INTERVAL_MS),
+  },
+  {
+    name: 'iterations',
+    value: 'N',
+    help: 'stop --watch after N refreshes',
+    default: 'until SIGINT',
+  },
+  HELP_OPTION,
+] as const;
 
-options:
-  -h, --host HOST           server host (default localhost); host[:port],host2 for several
-  -p, --port PORT           port of hosts given without one (default 4730)
-      --servers LIST        the same as -h
-      --status              functions: queued+running, running, workers
-      --priority-status     functions: queued jobs per priority, workers
-      --workers             connections and their functions
-      --show-jobs           jobs: handle, retries, ignored, queued
-      --show-unique-jobs    unique ids of the jobs
-      --cancel-job HANDLE   cancel a job
-      --create-function F   create a function
-      --drop-function F     drop a function
-      --getpid              the server's process id
-      --server-version      the server's version
-      --server-verbose      the server's log level
-      --json                print parsed results as JSON
-      --watch               live table of functions (queued by priority, running, workers),
-                            refreshed every second, for every server given
-      --interval MS         refresh interval of --watch (default 1000)
-      --iterations N        stop --watch after N refreshes
-      --help                this text`;
+type Values = ParsedOptions<(typeof ADMIN_OPTIONS)[number]['name']>;
 
-const OPTIONS = {
-  host: { type: 'string', short: 'h', multiple: true },
-  port: { type: 'string', short: 'p' },
-  servers: { type: 'string', multiple: true },
-  status: { type: 'boolean' },
-  'priority-status': { type: 'boolean' },
-  workers: { type: 'boolean' },
-  'show-jobs': { type: 'boolean' },
-  'show-unique-jobs': { type: 'boolean' },
-  'cancel-job': { type: 'string' },
-  'create-function': { type: 'string' },
-  'drop-function': { type: 'string' },
-  getpid: { type: 'boolean' },
-  'server-version': { type: 'boolean' },
-  'server-verbose': { type: 'boolean' },
-  json: { type: 'boolean' },
-  watch: { type: 'boolean' },
-  interval: { type: 'string' },
-  iterations: { type: 'string' },
-  help: { type: 'boolean' },
-} as const;
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+const HELP = formatHelp(
+  {
+    usage: 'usage: gearbox admin [options]',
+    about: 'Administers Gearman job servers, like gearadmin.',
+  },
+  ADMIN_OPTIONS,
+);
 
 /** One gearadmin action: the command line, whether it is a list, and how to parse it. */
 interface Action {
@@ -89,26 +89,29 @@ function actions(values: Values): Action[] {
   const list = (key: string, command: string, parse: (lines: string[]) => unknown): void => {
     out.push({ key, command, list: true, parse });
   };
-  if (values.getpid) single('getpid', 'getpid', (l) => Number(okValue(l)));
-  if (values['create-function'] !== undefined)
-    single('create-function', `create function ${values['create-function']}`);
-  if (values['drop-function'] !== undefined)
-    single('drop-function', `drop function ${values['drop-function']}`);
-  if (values['show-jobs']) list('show-jobs', 'show jobs', parseJobs);
-  if (values['show-unique-jobs']) list('show-unique-jobs', 'show unique jobs', (l) => l);
-  if (values['cancel-job'] !== undefined)
-    single('cancel-job', `cancel job ${values['cancel-job']}`);
-  if (values['server-verbose']) single('server-verbose', 'verbose');
-  if (values['server-version']) single('server-version', 'version');
-  if (values.workers) list('workers', 'workers', parseWorkers);
-  if (values['priority-status']) list('priority-status', 'prioritystatus', parsePriorityStatus);
-  if (values.status) list('status', 'status', parseStatus);
+  const argument = (
+    name: 'create-function' | 'drop-function' | 'cancel-job',
+  ): string | undefined => {
+    const value = values.value(name);
+    if (value !== undefined && (value === '' || /\s/.test(value)))
+      throw new UsageError('BAD_VALUE', `${values.shown(name)} needs one word without spaces`);
+    return value;
+  };
+  const create = argument('create-function');
+  const drop = argument('drop-function');
+  const cancel = argument('cancel-job');
+  if (values.has('getpid')) single('getpid', 'getpid', (l) => Number(okValue(l)));
+  if (create !== undefined) single('create-function', `create function ${create}`);
+  if (drop !== undefined) single('drop-function', `drop function ${drop}`);
+  if (values.has('show-jobs')) list('show-jobs', 'show jobs', parseJobs);
+  if (values.has('show-unique-jobs')) list('show-unique-jobs', 'show unique jobs', (l) => l);
+  if (cancel !== undefined) single('cancel-job', `cancel job ${cancel}`);
+  if (values.has('server-verbose')) single('server-verbose', 'verbose');
+  if (values.has('server-version')) single('server-version', 'version');
+  if (values.has('workers')) list('workers', 'workers', parseWorkers);
+  if (values.has('priority-status')) list('priority-status', 'prioritystatus', parsePriorityStatus);
+  if (values.has('status')) list('status', 'status', parseStatus);
   return out;
-}
-
-function checkArgument(value: string | undefined, option: string): void {
-  if (value !== undefined && (value === '' || /\s/.test(value)))
-    throw new TypeError(`--${option} needs one word without spaces`);
 }
 
 /** Runs the actions against one server; resolves with whether all succeeded. */
@@ -228,59 +231,42 @@ async function watch(admins: AdminClient[], interval: number, iterations: number
   }
 }
 
-/** Runs `gearbox admin`; resolves with the exit status. */
+/**
+ * Runs `gearbox admin`; resolves with the exit status. A bad command line throws a
+ * `UsageError`, which `main` prints.
+ */
 export async function run(argv: string[]): Promise<number> {
-  let values: Values;
-  try {
-    values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false }).values;
-  } catch (err) {
-    console.error(`gearbox admin: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
+  const values = parseOptions('admin', ADMIN_OPTIONS, argv);
+  if (values.has('help')) {
+    console.log(HELP);
     return 0;
   }
-  let admins: AdminClient[];
-  let interval = 1000;
-  let iterations = Infinity;
+  const intervalText = values.value('interval');
+  const interval = intervalText === undefined ? DEFAULT_INTERVAL_MS : Number(intervalText);
+  if (!(interval >= 10))
+    throw new UsageError('BAD_VALUE', `${values.shown('interval')} must be at least 10 ms`);
+  const iterationsText = values.value('iterations');
+  const iterations =
+    iterationsText === undefined
+      ? Infinity
+      : positiveInteger(values.shown('iterations'), iterationsText);
+  const todo = actions(values);
+  if (!values.has('watch') && todo.length === 0)
+    throw new UsageError('MISSING_VALUE', 'nothing to do');
+  const json = values.has('json');
+  const admins = serversFromOptions(values, DEFAULT_HOST).map(
+    (s) => new AdminClient({ server: formatAddress(s) }),
+  );
   try {
-    checkArgument(values['cancel-job'], 'cancel-job');
-    checkArgument(values['create-function'], 'create-function');
-    checkArgument(values['drop-function'], 'drop-function');
-    if (values.interval !== undefined) {
-      interval = Number(values.interval);
-      if (!(interval >= 10)) throw new TypeError('--interval must be at least 10 ms');
-    }
-    if (values.iterations !== undefined) {
-      iterations = Number(values.iterations);
-      if (!Number.isInteger(iterations) || iterations < 1)
-        throw new TypeError('--iterations must be a positive integer');
-    }
-    const servers = serversFromHostsAndPort(
-      [...(values.host ?? []), ...(values.servers ?? [])],
-      values.port,
-    );
-    admins = servers.map((s) => new AdminClient({ server: formatAddress(s) }));
-  } catch (err) {
-    console.error(`gearbox admin: ${(err as Error).message}`);
-    return 2;
-  }
-  try {
-    if (values.watch) {
+    if (values.has('watch')) {
       await watch(admins, interval, iterations);
       return 0;
     }
-    const todo = actions(values);
-    if (todo.length === 0) {
-      console.error(`gearbox admin: nothing to do\n\n${USAGE}`);
-      return 2;
-    }
     let ok = true;
-    const json: Record<string, Record<string, unknown>> = {};
+    const results: Record<string, Record<string, unknown>> = {};
     for (const admin of admins) {
-      const out: Record<string, unknown> | undefined = values.json ? {} : undefined;
-      if (!values.json && admins.length > 1) console.log(`# ${admin.server}`);
+      const out: Record<string, unknown> | undefined = json ? {} : undefined;
+      if (!json && admins.length > 1) console.log(`# ${admin.server}`);
       try {
         ok = (await runActions(admin, todo, out)) && ok;
       } catch (err) {
@@ -288,10 +274,10 @@ export async function run(argv: string[]): Promise<number> {
         if (out) out.error = (err as Error).message;
         else console.error(`Error: ${(err as Error).message}`);
       }
-      if (out) json[admin.server] = out;
+      if (out) results[admin.server] = out;
     }
-    if (values.json) {
-      const only = admins.length === 1 ? json[admins[0]?.server ?? ''] : json;
+    if (json) {
+      const only = admins.length === 1 ? results[admins[0]?.server ?? ''] : results;
       console.log(JSON.stringify(only, null, 2));
     }
     return ok ? 0 : 1;

@@ -2,60 +2,176 @@
  * `gearbox scheduler`: argv → options → SchedulerService. Runs one instance of the delayed-job
  * service; start as many as you like against one PostgreSQL or MySQL/MariaDB database.
  */
-import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { GearboxError } from '../protocol/errors.js';
+import { defaultSchedulerOwner, SCHEDULER_DEFAULTS } from '../scheduler/defaults.js';
 import { HistoryLog } from '../scheduler/history-log.js';
-import { DEFAULT_FUNCTION_PREFIX } from '../scheduler/scheduler-functions.js';
-import { SchedulerService } from '../scheduler/scheduler-service.js';
-import { DEFAULT_STOP_GRACE_MS, type SchedulerEvent } from '../scheduler/scheduler.js';
-import { DEFAULT_SCHEDULER_TABLE } from '../scheduler/sql-scheduler-store.js';
+import { SchedulerService, type SchedulerServiceOptions } from '../scheduler/scheduler-service.js';
+import type { SchedulerEvent } from '../scheduler/scheduler.js';
+import { HELP_OPTION, serverListOptions, serversFromOptions } from './common-options.js';
+import { formatHelp, parseOptions, type ParsedOptions } from './options.js';
+import { positiveInteger, seconds } from './option-values.js';
+import { UsageError } from './usage-error.js';
 
-const HELP = `usage: gearbox scheduler --store <url> [options]
+const D = SCHEDULER_DEFAULTS;
+const DEFAULT_HOST = '127.0.0.1';
+const P = D.functionPrefix;
 
-Runs the delayed-job service: serves ${DEFAULT_FUNCTION_PREFIX}schedule, ${DEFAULT_FUNCTION_PREFIX}cancel,
-${DEFAULT_FUNCTION_PREFIX}status, ${DEFAULT_FUNCTION_PREFIX}dead and ${DEFAULT_FUNCTION_PREFIX}rerun on the job servers, and dispatches
-stored jobs when they are due. Any number of instances may share one PostgreSQL or
-MySQL/MariaDB database; SQLite serves a single instance.
+/** Every option of `gearbox scheduler`, in the order `--help` lists them. */
+export const SCHEDULER_OPTIONS = [
+  {
+    name: 'store',
+    value: 'URL',
+    repeat: 'once',
+    help: 'postgres://user@host/db, mysql://user:pw@host/db or sqlite:<file>; required, or GEARBOX_SCHEDULER_STORE',
+  },
+  ...serverListOptions(DEFAULT_HOST, 's'),
+  { name: 'table', value: 'NAME', help: 'table name', default: D.table },
+  { name: 'prefix', value: 'PREFIX', help: 'function name prefix', default: P },
+  { name: 'gearsloth', help: "also serve Gearsloth's submitJobDelayed" },
+  {
+    name: 'lease',
+    value: 'SECONDS',
+    help: 'claim lease, renewed every third',
+    default: String(D.leaseMs / 1000),
+  },
+  {
+    name: 'poll',
+    value: 'SECONDS',
+    help: 'safety-net poll interval',
+    default: String(D.pollIntervalMs / 1000),
+  },
+  { name: 'batch', value: 'N', help: 'jobs per claim transaction', default: String(D.batchSize) },
+  {
+    name: 'max-in-flight',
+    value: 'N',
+    help: 'dispatches in flight at most',
+    default: String(D.maxInFlight),
+  },
+  {
+    name: 'dispatch-timeout',
+    value: 'SECONDS',
+    help: 'a foreground dispatch longer than this fails',
+    default: 'none',
+  },
+  {
+    name: 'stop-grace',
+    value: 'SECONDS',
+    help: 'on SIGTERM, how long dispatches in flight may finish before their jobs are released to other instances',
+    default: String(D.stopGraceMs / 1000),
+  },
+  {
+    name: 'max-attempts',
+    value: 'N',
+    help: 'max_attempts of a job whose request does not say',
+    default: String(D.maxAttempts),
+  },
+  {
+    name: 'backoff',
+    value: 'SECONDS',
+    help: 'first retry delay of a job whose request does not say',
+    default: String(D.backoffSeconds),
+  },
+  {
+    name: 'keep-finished',
+    value: 'SECONDS',
+    help: 'delete done and cancelled rows after this long; 0 keeps them',
+    default: String(D.keepFinishedMs / 1000),
+  },
+  {
+    name: 'history',
+    value: 'FILE',
+    help: 'append every claim, dispatch and outcome as JSON lines (an audit trail; the fault test checks it)',
+  },
+  {
+    name: 'owner',
+    value: 'NAME',
+    help: "this instance's name in the table and logs",
+    default: 'host:pid:random',
+  },
+  { name: 'verbose', short: 'v', help: 'log every claim, dispatch and outcome' },
+  HELP_OPTION,
+] as const;
 
-options:
-  --store <url>             postgres://user@host/db, mysql://user:pw@host/db or sqlite:<file>
-                            (or GEARBOX_SCHEDULER_STORE)
-  -s, --servers <list>      job servers, host[:port],... (default 127.0.0.1:4730)
-  --table <name>            table name (default ${DEFAULT_SCHEDULER_TABLE})
-  --prefix <prefix>         function name prefix (default ${DEFAULT_FUNCTION_PREFIX})
-  --gearsloth               also serve Gearsloth's submitJobDelayed
-  --lease <seconds>         claim lease, renewed every third (default 30)
-  --poll <seconds>          safety-net poll interval (default 5)
-  --batch <n>               jobs per claim transaction (default 200)
-  --max-in-flight <n>       dispatches in flight at most (default 2000)
-  --dispatch-timeout <s>    a foreground dispatch longer than this fails (default none)
-  --stop-grace <s>          on SIGTERM, how long dispatches in flight may finish before their
-                            jobs are released to other instances (default 0.5)
-  --max-attempts <n>        default max_attempts of a job (default 5)
-  --backoff <seconds>       default first retry delay (default 5)
-  --keep-finished <s>       delete done/cancelled rows after this long; 0 keeps them (default 86400)
-  --history <file>          append every claim, dispatch and outcome as JSON lines (an audit
-                            trail; the fault test checks it)
-  --owner <name>            this instance's name in the table and logs (default host:pid:random)
-  -v, --verbose             log every claim, dispatch and outcome
-  -h, --help                this text`;
+type Options = ParsedOptions<(typeof SCHEDULER_OPTIONS)[number]['name']>;
 
-function seconds(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0)
-    throw new GearboxError('BAD_ARGUMENT', `--${name} must be a number of seconds`);
-  return n;
+function help(): string {
+  return formatHelp(
+    {
+      usage: 'usage: gearbox scheduler --store URL [options]',
+      about:
+        `Runs the delayed-job service: serves ${P}schedule, ${P}cancel, ${P}status, ${P}dead and ` +
+        `${P}rerun on the job servers, and dispatches stored jobs when they are due. Any number ` +
+        'of instances may share one PostgreSQL or MySQL/MariaDB database; SQLite serves a single instance.',
+    },
+    SCHEDULER_OPTIONS,
+  );
 }
 
-function count(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new GearboxError('BAD_ARGUMENT', `--${name} must be a positive integer`);
-  return n;
+/** What one command line asks the scheduler to be. */
+interface SchedulerSettings {
+  readonly service: Omit<SchedulerServiceOptions, 'onEvent'>;
+  readonly owner: string;
+  readonly history: string | undefined;
+  readonly verbose: boolean;
+  readonly stopGraceMs: number;
+}
+
+/** An option in seconds, as milliseconds; undefined when it is not given. */
+function ms(
+  options: Options,
+  name: 'lease' | 'poll' | 'stop-grace' | 'keep-finished',
+): number | undefined {
+  const text = options.value(name);
+  return text === undefined ? undefined : seconds(options.shown(name), text) * 1000;
+}
+
+function count(
+  options: Options,
+  name: 'batch' | 'max-in-flight' | 'max-attempts',
+): number | undefined {
+  const text = options.value(name);
+  return text === undefined ? undefined : positiveInteger(options.shown(name), text);
+}
+
+/** Turns the options into the service's; throws a `UsageError` for a bad value. */
+function settingsFrom(options: Options): SchedulerSettings {
+  const store = options.value('store') ?? process.env.GEARBOX_SCHEDULER_STORE;
+  if (!store)
+    throw new UsageError('MISSING_VALUE', '--store is required (or GEARBOX_SCHEDULER_STORE)');
+  const owner = options.value('owner') ?? defaultSchedulerOwner();
+  const backoff = options.value('backoff');
+  const dispatchTimeout = options.value('dispatch-timeout');
+  const lease = ms(options, 'lease');
+  const poll = ms(options, 'poll');
+  return {
+    service: {
+      servers: serversFromOptions(options, DEFAULT_HOST),
+      store,
+      table: options.value('table'),
+      prefix: options.value('prefix'),
+      gearslothCompatible: options.has('gearsloth'),
+      defaults: {
+        maxAttempts: count(options, 'max-attempts') ?? D.maxAttempts,
+        backoffSeconds:
+          backoff === undefined ? D.backoffSeconds : seconds(options.shown('backoff'), backoff),
+      },
+      dispatchTimeoutMs:
+        dispatchTimeout === undefined
+          ? undefined
+          : seconds(options.shown('dispatch-timeout'), dispatchTimeout) * 1000,
+      scheduler: {
+        leaseMs: lease === undefined ? undefined : Math.max(100, lease),
+        pollIntervalMs: poll === undefined ? undefined : Math.max(10, poll),
+        batchSize: count(options, 'batch'),
+        maxInFlight: count(options, 'max-in-flight'),
+        keepFinishedMs: ms(options, 'keep-finished'),
+        owner,
+      },
+    },
+    owner,
+    history: options.value('history'),
+    verbose: options.has('verbose'),
+    stopGraceMs: ms(options, 'stop-grace') ?? D.stopGraceMs,
+  };
 }
 
 function describeEvent(e: SchedulerEvent): string {
@@ -75,77 +191,33 @@ function describeEvent(e: SchedulerEvent): string {
   }
 }
 
-/** Runs the scheduler until SIGTERM or SIGINT; resolves to the exit status. */
-export async function run(argv: string[]): Promise<number> {
+/** Extra observers of the service, besides the history log and the log lines. */
+export interface SchedulerObservers {
+  /** Called with every event, after the history log has recorded it. */
+  readonly onEvent?: (event: SchedulerEvent) => void;
+}
+
+/**
+ * Runs the scheduler until SIGTERM or SIGINT; resolves to the exit status. A bad command line
+ * throws a `UsageError`, which `main` prints.
+ */
+export async function run(argv: string[], observers: SchedulerObservers = {}): Promise<number> {
+  const options = parseOptions('scheduler', SCHEDULER_OPTIONS, argv);
+  if (options.has('help')) {
+    console.log(help());
+    return 0;
+  }
+  const settings = settingsFrom(options);
   let service: SchedulerService;
-  let stopGraceMs: number;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        store: { type: 'string' },
-        servers: { type: 'string', short: 's' },
-        table: { type: 'string' },
-        prefix: { type: 'string' },
-        gearsloth: { type: 'boolean' },
-        lease: { type: 'string' },
-        poll: { type: 'string' },
-        batch: { type: 'string' },
-        'max-in-flight': { type: 'string' },
-        'dispatch-timeout': { type: 'string' },
-        'stop-grace': { type: 'string' },
-        'max-attempts': { type: 'string' },
-        backoff: { type: 'string' },
-        'keep-finished': { type: 'string' },
-        history: { type: 'string' },
-        owner: { type: 'string' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(HELP);
-      return 0;
-    }
-    const store = values.store ?? process.env.GEARBOX_SCHEDULER_STORE;
-    if (!store)
-      throw new GearboxError('BAD_ARGUMENT', '--store is required (or GEARBOX_SCHEDULER_STORE)');
-    const verbose = values.verbose ?? false;
-    const owner = values.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    const history = values.history === undefined ? null : new HistoryLog(values.history, owner);
-    // Fault injection for the fault test only: die by SIGKILL right after the n-th claim commits,
-    // before the claimed jobs are dispatched.
-    let crashAfterClaims = Number(process.env.GEARBOX_SCHEDULER_CRASH_AFTER_CLAIMS ?? 0);
-    const dispatchTimeout = values['dispatch-timeout'];
-    stopGraceMs = seconds(values['stop-grace'], 'stop-grace', DEFAULT_STOP_GRACE_MS / 1000) * 1000;
+    const history =
+      settings.history === undefined ? null : new HistoryLog(settings.history, settings.owner);
     service = await SchedulerService.start({
-      servers: values.servers ?? '127.0.0.1:4730',
-      store,
-      table: values.table,
-      prefix: values.prefix,
-      gearslothCompatible: values.gearsloth ?? false,
-      defaults: {
-        maxAttempts: count(values['max-attempts'], 'max-attempts', 5),
-        backoffSeconds: seconds(values.backoff, 'backoff', 5),
-      },
-      dispatchTimeoutMs:
-        dispatchTimeout === undefined
-          ? undefined
-          : seconds(dispatchTimeout, 'dispatch-timeout', 0) * 1000,
-      scheduler: {
-        leaseMs: Math.max(100, seconds(values.lease, 'lease', 30) * 1000),
-        pollIntervalMs: Math.max(10, seconds(values.poll, 'poll', 5) * 1000),
-        batchSize: count(values.batch, 'batch', 200),
-        maxInFlight: count(values['max-in-flight'], 'max-in-flight', 2000),
-        keepFinishedMs: seconds(values['keep-finished'], 'keep-finished', 86_400) * 1000,
-        owner,
-      },
+      ...settings.service,
       onEvent: (e) => {
         history?.write(e);
-        if (e.type === 'claimed' && crashAfterClaims > 0 && --crashAfterClaims === 0)
-          process.kill(process.pid, 'SIGKILL');
-        if (verbose || e.type === 'error' || (e.type === 'completed' && !e.accepted))
+        observers.onEvent?.(e);
+        if (settings.verbose || e.type === 'error' || (e.type === 'completed' && !e.accepted))
           console.error(describeEvent(e));
       },
     });
@@ -161,6 +233,6 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   console.error(`gearbox scheduler: ${signal}, stopping`);
-  await service.stop(stopGraceMs);
+  await service.stop(settings.stopGraceMs);
   return 0;
 }

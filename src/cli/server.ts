@@ -1,11 +1,12 @@
 /**
- * `gearbox server`: argv → config → startServer. Accepts gearmand's flags; a bad command line
- * prints one clear line and exits with 2.
+ * `gearbox server`: argv → config → startServer. Accepts gearmand's flags (server-flags.ts); a
+ * bad command line prints one clear line and exits with 2.
  */
 import { unlinkSync, writeFileSync } from 'node:fs';
-import { ConfigError, parseServerArgs, serverHelp } from '../server/config.js';
+import { ConfigError } from '../server/config.js';
 import { gearboxVersion, startServer, type GearboxServer } from '../server/start-server.js';
 import { GearboxError } from '../protocol/errors.js';
+import { parseServerArgs, serverHelp } from './server-flags.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -18,18 +19,12 @@ function removePidFile(path: string | undefined): void {
   }
 }
 
-/** Runs the server until a signal or an admin `shutdown` stops it; resolves to the exit status. */
+/**
+ * Runs the server until a signal or an admin `shutdown` stops it; resolves to the exit status.
+ * A bad command line throws a `UsageError`, which `main` prints.
+ */
 export async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseServerArgs>;
-  try {
-    parsed = parseServerArgs(argv);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`gearbox server: ${err.message}\nRun 'gearbox server --help' for the options.`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseServerArgs(argv);
   if (parsed.action === 'help') {
     console.log(serverHelp());
     return 0;

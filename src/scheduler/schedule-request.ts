@@ -1,18 +1,16 @@
 import { Priority } from '../protocol/packet-types.js';
 import { assertTimeZone, CronExpression } from './cron.js';
 import { SchedulerError } from './errors.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkRunAt, RUN_AT_RANGE } from './time-range.js';
 import type { CancelTarget, JobTiming, NewScheduledJob } from './scheduler-store.js';
 
-/** Defaults for fields a request leaves out. */
+/** Defaults for fields a request leaves out (`SCHEDULER_DEFAULTS` when not told otherwise). */
 export interface ScheduleDefaults {
   readonly maxAttempts: number;
   /** Seconds. */
   readonly backoffSeconds: number;
 }
-
-/** The defaults when the scheduler is not told otherwise. */
-export const DEFAULT_SCHEDULE_DEFAULTS: ScheduleDefaults = { maxAttempts: 5, backoffSeconds: 5 };
 
 const NATIVE_KEYS = new Set([
   'function',
@@ -189,7 +187,7 @@ function payloadBytes(text: unknown, base64: unknown, gearsloth: boolean): Buffe
  */
 export function parseScheduleRequest(
   payload: Buffer,
-  defaults: ScheduleDefaults = DEFAULT_SCHEDULE_DEFAULTS,
+  defaults: ScheduleDefaults = SCHEDULER_DEFAULTS,
 ): NewScheduledJob {
   const r = parseJsonObject(payload, 'schedule');
   const gearsloth = r.function === undefined && r.func_name !== undefined;

@@ -1,6 +1,7 @@
+import { errorMessage } from '../protocol/errors.js';
 import { SchedulerError } from './errors.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
 import {
-  DEFAULT_SCHEDULE_DEFAULTS,
   parseCancelRequest,
   parseDeadRequest,
   parseJobId,
@@ -12,9 +13,6 @@ import type { Scheduler } from './scheduler.js';
 import type { JobStatus, SchedulerStore } from './scheduler-store.js';
 import { isoTime } from './time-range.js';
 
-/** The default prefix of the function names: `gearbox.schedule`, `gearbox.cancel`, … */
-export const DEFAULT_FUNCTION_PREFIX = 'gearbox.';
-
 /** The Gearman function the Gearsloth injector registered; served with `gearslothCompatible`. */
 export const GEARSLOTH_FUNCTION = 'submitJobDelayed';
 
@@ -23,7 +21,7 @@ export type SchedulerFunction = (payload: Buffer) => Promise<string>;
 
 /** Options of {@link schedulerFunctions}. */
 export interface SchedulerFunctionOptions {
-  /** Prefix of every name (default `gearbox.`). */
+  /** Prefix of every name (default `SCHEDULER_DEFAULTS.functionPrefix`). */
   readonly prefix?: string;
   readonly defaults?: ScheduleDefaults;
   /** Also serve Gearsloth's `submitJobDelayed`. */
@@ -55,13 +53,9 @@ async function storing<T>(what: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof SchedulerError) throw err;
-    throw new SchedulerError(
-      'STORE_FAILED',
-      `${what} failed: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw new SchedulerError('STORE_FAILED', `${what} failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -80,8 +74,8 @@ export function schedulerFunctions(
   store: SchedulerStore,
   options: SchedulerFunctionOptions = {},
 ): Map<string, SchedulerFunction> {
-  const prefix = options.prefix ?? DEFAULT_FUNCTION_PREFIX;
-  const defaults = options.defaults ?? DEFAULT_SCHEDULE_DEFAULTS;
+  const prefix = options.prefix ?? SCHEDULER_DEFAULTS.functionPrefix;
+  const defaults = options.defaults ?? SCHEDULER_DEFAULTS;
   const schedule: SchedulerFunction = async (payload) => {
     const job = parseScheduleRequest(payload, defaults);
     const result = await storing('storing the job', () => scheduler.schedule(job));

@@ -2,14 +2,10 @@ import type { ServerList } from '../connection/server-address.js';
 import { ClientDispatcher } from './client-dispatcher.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { FunctionHost } from './function-host.js';
-import { openSchedulerStore } from './open-store.js';
+import { openSchedulerStore } from './open-scheduler-store.js';
 import type { ScheduleDefaults } from './schedule-request.js';
-import {
-  DEFAULT_STOP_GRACE_MS,
-  Scheduler,
-  type SchedulerEvent,
-  type SchedulerOptions,
-} from './scheduler.js';
+import { SCHEDULER_DEFAULTS } from './defaults.js';
+import { Scheduler, type SchedulerEvent, type SchedulerOptions } from './scheduler.js';
 import { schedulerFunctions } from './scheduler-functions.js';
 import type { SchedulerStore } from './scheduler-store.js';
 import { WorkerFunctionHost } from './worker-function-host.js';
@@ -21,7 +17,7 @@ export interface SchedulerServiceOptions {
   /** `postgres://…`, `mysql://…` or `sqlite:<file>`. */
   readonly store: string;
   readonly table?: string;
-  /** Prefix of the function names (default `gearbox.`). */
+  /** Prefix of the function names (default `SCHEDULER_DEFAULTS.functionPrefix`). */
   readonly prefix?: string;
   /** Also serve Gearsloth's `submitJobDelayed`. */
   readonly gearslothCompatible?: boolean;
@@ -91,7 +87,7 @@ export class SchedulerService {
    * Stops serving, lets dispatches in flight finish for up to `graceMs` and releases the jobs
    * of those still waiting (see {@link Scheduler.stop}), and closes everything.
    */
-  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
+  async stop(graceMs: number = SCHEDULER_DEFAULTS.stopGraceMs): Promise<void> {
     await this.host.stop().catch(() => undefined);
     await this.scheduler.stop(graceMs);
     await this.dispatcher.close().catch(() => undefined);

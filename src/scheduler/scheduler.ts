@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { retryDelay } from './backoff.js';
+import { backoffDelay } from '../protocol/backoff.js';
+import { errorMessage } from '../protocol/errors.js';
+import { defaultSchedulerOwner, SCHEDULER_DEFAULTS } from './defaults.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { Dispatcher, DispatchOutcome } from './dispatcher.js';
 import type {
@@ -54,21 +54,21 @@ export interface SchedulerOptions {
   readonly clock?: Clock;
   /** A name for this instance in the table's `lease_owner` (default host:pid:random). */
   readonly owner?: string;
-  /** How long a claim is held without renewal (default 30 s); renewed every third of it. */
+  /** How long a claim is held without renewal; renewed every third of it. */
   readonly leaseMs?: number;
-  /** The safety-net poll: the longest the instance sleeps without asking the store (default 5 s). */
+  /** The safety-net poll: the longest the instance sleeps without asking the store. */
   readonly pollIntervalMs?: number;
-  /** Jobs per claim transaction (default 200). */
+  /** Jobs per claim transaction. */
   readonly batchSize?: number;
-  /** Dispatches in flight at most (default 2000). */
+  /** Dispatches in flight at most. */
   readonly maxInFlight?: number;
-  /** The longest retry delay (default 1 hour). */
+  /** The longest retry delay. */
   readonly maxBackoffMs?: number;
-  /** The delay before a job whose dispatch outcome is unknown is tried again (default 1 s). */
+  /** The delay before a job whose dispatch outcome is unknown is tried again. */
   readonly unknownRetryMs?: number;
-  /** The prefix of the Gearman unique id of every dispatch (default `gbs:`). */
+  /** The prefix of the Gearman unique id of every dispatch. */
   readonly uniquePrefix?: string;
-  /** Finished rows are deleted after this long (default 1 day); 0 keeps them. */
+  /** Finished rows are deleted after this long; 0 keeps them. */
   readonly keepFinishedMs?: number;
   readonly random?: () => number;
   readonly onEvent?: (event: SchedulerEvent) => void;
@@ -78,8 +78,6 @@ export interface SchedulerOptions {
 const CONTENDED_RETRY_MS = 5;
 /** After a store error, wait this long before the next cycle. */
 const ERROR_RETRY_MS = 500;
-/** How long `stop()` lets dispatches in flight finish before it hands them back, by default. */
-export const DEFAULT_STOP_GRACE_MS = 500;
 /** How long `stop()` then waits for those releases to commit. */
 const RELEASE_WAIT_MS = 5_000;
 /** What a dispatch still running at the end of a stop's grace turns into. */
@@ -137,15 +135,16 @@ export class Scheduler {
     this.store = options.store;
     this.dispatcher = options.dispatcher;
     this.clock = options.clock ?? systemClock;
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.pollIntervalMs = options.pollIntervalMs ?? 5_000;
-    this.batchSize = options.batchSize ?? 200;
-    this.maxInFlight = options.maxInFlight ?? 2_000;
-    this.maxBackoffMs = options.maxBackoffMs ?? 3_600_000;
-    this.unknownRetryMs = options.unknownRetryMs ?? 1_000;
-    this.uniquePrefix = options.uniquePrefix ?? 'gbs:';
-    this.keepFinishedMs = options.keepFinishedMs ?? 86_400_000;
+    this.owner = options.owner ?? defaultSchedulerOwner();
+    const d = SCHEDULER_DEFAULTS;
+    this.leaseMs = options.leaseMs ?? d.leaseMs;
+    this.pollIntervalMs = options.pollIntervalMs ?? d.pollIntervalMs;
+    this.batchSize = options.batchSize ?? d.batchSize;
+    this.maxInFlight = options.maxInFlight ?? d.maxInFlight;
+    this.maxBackoffMs = options.maxBackoffMs ?? d.maxBackoffMs;
+    this.unknownRetryMs = options.unknownRetryMs ?? d.unknownRetryMs;
+    this.uniquePrefix = options.uniquePrefix ?? d.uniquePrefix;
+    this.keepFinishedMs = options.keepFinishedMs ?? d.keepFinishedMs;
     this.random = options.random ?? Math.random;
     this.onEvent = options.onEvent ?? (() => undefined);
   }
@@ -186,7 +185,7 @@ export class Scheduler {
    * started runs again: at least once, as after a crash. A release that cannot be committed
    * (the database is away) leaves the job to its lease.
    */
-  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<void> {
+  async stop(graceMs: number = SCHEDULER_DEFAULTS.stopGraceMs): Promise<void> {
     this.running = false;
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
@@ -377,7 +376,7 @@ export class Scheduler {
     } catch (error) {
       outcome = {
         status: 'unknown',
-        reason: error instanceof Error ? error.message : String(error),
+        reason: errorMessage(error),
       };
     } finally {
       this.abandoners.delete(job.id);
@@ -392,7 +391,12 @@ export class Scheduler {
       } else if (outcome.status === 'complete') {
         await this.complete(job);
       } else if (outcome.status === 'failed') {
-        const delay = retryDelay(job.attempts + 1, job.backoffMs, this.maxBackoffMs, this.random);
+        // Equal jitter: between half and all of backoff × 2^attempts.
+        const delay = backoffDelay(
+          { initialDelay: job.backoffMs, maxDelay: this.maxBackoffMs, jitter: 0.5 },
+          job.attempts,
+          this.random,
+        );
         const result = await this.store.fail(job, outcome.reason, delay);
         this.emit({
           type: 'failed',

@@ -1,14 +1,8 @@
-/** The job server's public surface: start one, parse gearmand's flags, and the I/O shell. */
+/** The job server's public surface: start one from a plain config, and the I/O shell. */
 export { startServer, gearboxVersion, ServerStartError } from './start-server.js';
 export type { GearboxServer, StartServerOptions, ServerStartErrorCode } from './start-server.js';
-export {
-  parseServerArgs,
-  defaultServerConfig,
-  serverHelp,
-  queueFromUrl,
-  ConfigError,
-} from './config.js';
-export type { ServerConfig, KeepaliveConfig, ParsedServerArgs, ConfigErrorCode } from './config.js';
+export { defaultServerConfig, ConfigError } from './config.js';
+export type { ServerConfig, KeepaliveConfig, ConfigErrorCode } from './config.js';
 export { NetServer } from './net/net-server.js';
 export type { CorePort, NetServerOptions } from './net/net-server.js';
 export { NetError, type NetErrorCode } from './net/net-error.js';

@@ -12,8 +12,8 @@ import { NetServer } from './net/net-server.js';
 import { TcpListener, type Listener } from './net/listener.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
-import type { QueueConfig } from '../storage/queue-config.js';
-import { createStore } from '../storage/open-store.js';
+import type { QueueConfig } from '../sql/store-url.js';
+import { createStore } from '../storage/create-store.js';
 
 /** A running Gearbox job server. */
 export interface GearboxServer {

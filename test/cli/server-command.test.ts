@@ -31,7 +31,7 @@ describe('gearbox server command line', () => {
       const result = await runGearbox(['server', ...args]);
       assert.equal(result.code, 2);
       assert.match(result.stderr, message);
-      assert.match(result.stderr, /Run 'gearbox server --help'/);
+      assert.match(result.stderr, /^gearbox server: .* \(see gearbox server --help\)\n$/);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
       assert.equal(result.stdout, '');
     });

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  ConfigError,
-  parseServerArgs,
-  queueFromUrl,
-  serverHelp,
-  type ServerConfig,
-} from '../../src/server/config.js';
+import { queueFromUrl } from '../../src/cli/queue-flags.js';
+import { parseServerArgs, serverHelp } from '../../src/cli/server-flags.js';
+import { UsageError } from '../../src/cli/usage-error.js';
+import type { ServerConfig } from '../../src/server/config.js';
 
 function config(argv: string[]): ServerConfig {
   const parsed = parseServerArgs(argv);
@@ -18,7 +15,7 @@ function config(argv: string[]): ServerConfig {
 function refused(argv: string[], code: string, pattern: RegExp): void {
   assert.throws(
     () => parseServerArgs(argv),
-    (err: unknown) => err instanceof ConfigError && err.code === code && pattern.test(err.message),
+    (err: unknown) => err instanceof UsageError && err.code === code && pattern.test(err.message),
   );
 }
 

@@ -11,13 +11,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
-import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { HistoryRecord } from '../../src/scheduler/history-log.js';
-import type { SqlBackend, SqlRow } from '../../src/scheduler/sql-backend.js';
+import type { SqlDatabase, SqlRow } from '../../src/sql/sql-database.js';
 import { Worker } from '../../src/worker/worker.js';
 import {
   freePort,
@@ -26,7 +25,10 @@ import {
   type RunningServer,
 } from '../helpers/processes.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
-import { randomTable } from './store-backends.js';
+import { randomTable, sqlDatabase } from './store-backends.js';
+
+/** `gearbox scheduler` with a crash after the n-th claim (test-only; see crashing-scheduler.ts). */
+const crashingScheduler = fileURLToPath(new URL('./crashing-scheduler.js', import.meta.url));
 
 const JOBS = Number(process.env.GEARBOX_FAULT_JOBS ?? 2400);
 const WINDOW_MS = Number(process.env.GEARBOX_FAULT_WINDOW_MS ?? 45_000);
@@ -90,8 +92,7 @@ function clientPortsOf(pids: number[], port: number): number[] {
 
 /** Whether the database answers a query on a fresh connection within a second. */
 async function databaseAnswers(db: 'postgres' | 'mysql', url: string): Promise<boolean> {
-  const fresh: SqlBackend =
-    db === 'postgres' ? new PostgresBackend(url, 1) : new MysqlBackend(url, 1);
+  const fresh = sqlDatabase(url, 1);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -110,7 +111,7 @@ async function databaseAnswers(db: 'postgres' | 'mysql', url: string): Promise<b
  * A query on the test's own pool, retried for a while: after a database restart the pool may
  * still hand out a connection the server has closed (it drops it on the error).
  */
-async function retryingQuery(admin: SqlBackend, sql: string): Promise<SqlRow[]> {
+async function retryingQuery(admin: SqlDatabase, sql: string): Promise<SqlRow[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await admin.query(sql);
@@ -146,15 +147,15 @@ class Instance {
     private readonly args: string[],
   ) {}
 
+  /** Starts `gearbox scheduler`; with `crashAfterClaims` > 0, one that SIGKILLs itself then. */
   start(crashAfterClaims = 0): void {
-    const child = spawn(
-      process.execPath,
-      [gearboxMain, 'scheduler', ...this.args, '--owner', this.name],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, GEARBOX_SCHEDULER_CRASH_AFTER_CLAIMS: String(crashAfterClaims) },
-      },
-    );
+    const entry =
+      crashAfterClaims > 0
+        ? [crashingScheduler, String(crashAfterClaims)]
+        : [gearboxMain, 'scheduler'];
+    const child = spawn(process.execPath, [...entry, ...this.args, '--owner', this.name], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-20_000);
     });
@@ -232,8 +233,7 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
         const dir = mkdtempSync(join(tmpdir(), 'gearbox-fault-'));
         const url = db === 'postgres' ? serviceUrls.postgres : serviceUrls.mysql;
         const dbPort = Number(new URL(url).port || (db === 'postgres' ? 5432 : 3306));
-        const admin: SqlBackend =
-          db === 'postgres' ? new PostgresBackend(url, 2) : new MysqlBackend(url, 2);
+        const admin = sqlDatabase(url, 2);
         const jobServer = new JobServer(await freePort());
         await jobServer.start();
         const servers = `127.0.0.1:${jobServer.port}`;

@@ -1,5 +1,5 @@
 import type { JobStore, StoredJob } from '../../storage/job-store.js';
-import { describe } from './net-error.js';
+import { errorMessage } from '../../protocol/errors.js';
 import type { HeldSegment } from './output-queue.js';
 import type { PeerConnection } from './peer-connection.js';
 
@@ -50,7 +50,7 @@ export class CommitHolds {
       store.addThen(job, this.committed, token);
     } catch (err) {
       // A store that throws instead of answering: still answered, after this turn's effects.
-      queueMicrotask(() => this.settled(token, describe(err)));
+      queueMicrotask(() => this.settled(token, errorMessage(err)));
     }
   }
 
@@ -84,7 +84,7 @@ export class CommitHolds {
 
   /** The store's answer for the commit `token`. */
   private readonly committed = (err: Error | undefined, token: number): void => {
-    this.settled(token, err === undefined ? undefined : describe(err));
+    this.settled(token, err === undefined ? undefined : errorMessage(err));
   };
 
   private settled(token: number, error: string | undefined): void {

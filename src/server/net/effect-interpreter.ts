@@ -1,7 +1,7 @@
 import type { JobStore } from '../../storage/job-store.js';
 import type { ConnectionId, Effect, LogLevel } from '../core/effects.js';
 import type { CommitHolds } from './commit-holds.js';
-import { describe } from './net-error.js';
+import { errorMessage } from '../../protocol/errors.js';
 import type { NetCounters } from './net-figures.js';
 import type { OutputFlusher } from './output-flusher.js';
 import type { PeerConnection } from './peer-connection.js';
@@ -68,7 +68,7 @@ export class EffectInterpreter {
             settle(() => store.remove(effect.key)).catch((err: unknown) => {
               to.log(
                 'ERROR',
-                `store: cannot delete job ${effect.key.functionName}/${effect.key.uniqueKey}: ${describe(err)}`,
+                `store: cannot delete job ${effect.key.functionName}/${effect.key.uniqueKey}: ${errorMessage(err)}`,
               );
             });
           }

@@ -6,11 +6,6 @@ export type NetErrorCode = 'LISTEN_FAILED';
 /** The server could not bind or listen. */
 export class NetError extends GearboxError<NetErrorCode> {}
 
-/** The message of a thrown value, for log lines. */
-export function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** A fault of ours: the stack helps whoever reads the log. */
 export function describeFault(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { ProtocolError } from '../../protocol/errors.js';
+import { errorMessage, ProtocolError } from '../../protocol/errors.js';
 import type { Packet, TextLine, DecoderLimits } from '../../protocol/decoder.js';
 import type { JobStore } from '../../storage/job-store.js';
 import type { Clock, ConnectionId, ConnectionInfo, Effect, LogLevel } from '../core/effects.js';
@@ -8,7 +8,7 @@ import { CommitHolds } from './commit-holds.js';
 import { EffectInterpreter } from './effect-interpreter.js';
 import type { Listener, ListenerHost } from './listener.js';
 import type { Logger } from './logger.js';
-import { describe, describeFault } from './net-error.js';
+import { describeFault } from './net-error.js';
 import { NetCounters, type NetFigures, type NetFiguresSource } from './net-figures.js';
 import { OutputFlusher } from './output-flusher.js';
 import { PeerConnection, type PeerConnectionHost, type PeerSocket } from './peer-connection.js';
@@ -276,7 +276,7 @@ export class NetServer implements PeerConnectionHost, ListenerHost, NetFiguresSo
       try {
         await this.store.close();
       } catch (err) {
-        this.log('ERROR', `store: close failed: ${describe(err)}`);
+        this.log('ERROR', `store: close failed: ${errorMessage(err)}`);
       }
     }
     await Promise.all(listenersClosed);

@@ -58,6 +58,22 @@ async function runSs(filter: string): Promise<string> {
   return out;
 }
 
+/** The listening socket on `port`, as `ss -ltnH` prints it: State Recv-Q Send-Q Local Peer. */
+async function runListeningSs(port: number): Promise<string> {
+  const child = spawn('ss', ['-ltnH', `( sport = :${port} )`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await once(child, 'close');
+  return out;
+}
+
+/** The kernel's cap on a listen backlog. */
+function somaxconn(): number {
+  return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+}
+
 function rssKiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match?.[1] ?? NaN);
@@ -296,6 +312,23 @@ describe('gearbox server listeners and sockets', () => {
       }
     } finally {
       await server.stop();
+    }
+  });
+
+  it('listens with a backlog of 4096 by default and the one -b gives (bug: 32 made a burst of connections stall on SYN retransmits)', async () => {
+    for (const [flags, backlog] of [
+      [[], 4096],
+      [['-b', '100'], 100],
+    ] as const) {
+      const server = await startGearboxServer(flags);
+      try {
+        // For a listening socket, ss shows the backlog in the Send-Q column.
+        const ss = await runListeningSs(server.port);
+        const columns = ss.trim().split(/\s+/);
+        assert.equal(Number(columns[2]), Math.min(backlog, somaxconn()), ss);
+      } finally {
+        await server.stop();
+      }
     }
   });
 
