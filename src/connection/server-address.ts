@@ -11,7 +11,10 @@ const SCHEMES: readonly ServerScheme[] = ['tcp'];
 export interface ServerAddress {
   readonly host: string;
   readonly port: number;
-  /** How to speak to it; absent means `tcp`. The parser always fills it in. */
+  /**
+   * How to speak to it; absent means `tcp`. The parser leaves the default out, so a plain
+   * address stays `{ host, port }` whether it was written `host:port` or `tcp://host:port`.
+   */
   readonly scheme?: ServerScheme;
 }
 
@@ -57,7 +60,11 @@ function parseOne(text: string): ServerAddress {
     }
   }
   if (host === '') throw new TypeError(`invalid server address '${text}': empty host`);
-  return { host, port: portText === undefined ? DEFAULT_PORT : parsePort(portText, text), scheme };
+  return withScheme(
+    host,
+    portText === undefined ? DEFAULT_PORT : parsePort(portText, text),
+    scheme,
+  );
 }
 
 function parsePort(portText: string, whole: string): number {
@@ -77,7 +84,12 @@ function checkAddress(address: ServerAddress): ServerAddress {
     throw new TypeError(
       `server scheme must be one of ${SCHEMES.join(', ')}, got ${String(address.scheme)}`,
     );
-  return { host: address.host, port: address.port, scheme };
+  return withScheme(address.host, address.port, scheme);
+}
+
+/** An address, with its scheme only when it is not the default. */
+function withScheme(host: string, port: number, scheme: ServerScheme): ServerAddress {
+  return scheme === 'tcp' ? { host, port } : { host, port, scheme };
 }
 
 /**

@@ -8,17 +8,17 @@ import {
 
 describe('parseServers', () => {
   it('reads host, host:port, bracketed IPv6, lists and objects', () => {
-    assert.deepEqual(parseServers('gm1'), [{ host: 'gm1', port: 4730, scheme: 'tcp' }]);
+    assert.deepEqual(parseServers('gm1'), [{ host: 'gm1', port: 4730 }]);
     assert.deepEqual(parseServers('gm1:4731, gm2'), [
-      { host: 'gm1', port: 4731, scheme: 'tcp' },
-      { host: 'gm2', port: 4730, scheme: 'tcp' },
+      { host: 'gm1', port: 4731 },
+      { host: 'gm2', port: 4730 },
     ]);
     assert.deepEqual(parseServers(['[::1]:4000', { host: 'x', port: 1 }, '::1']), [
-      { host: '::1', port: 4000, scheme: 'tcp' },
-      { host: 'x', port: 1, scheme: 'tcp' },
-      { host: '::1', port: 4730, scheme: 'tcp' },
+      { host: '::1', port: 4000 },
+      { host: 'x', port: 1 },
+      { host: '::1', port: 4730 },
     ]);
-    assert.deepEqual(parseServers(undefined), [{ host: '127.0.0.1', port: 4730, scheme: 'tcp' }]);
+    assert.deepEqual(parseServers(undefined), [{ host: '127.0.0.1', port: 4730 }]);
   });
 
   it('refuses malformed entries with TypeError', () => {
@@ -30,11 +30,11 @@ describe('parseServers', () => {
 
   it('reads a tcp:// scheme and refuses the ones it cannot speak, naming them', () => {
     assert.deepEqual(parseServers('tcp://gm1:4731,TCP://[::1]'), [
-      { host: 'gm1', port: 4731, scheme: 'tcp' },
-      { host: '::1', port: 4730, scheme: 'tcp' },
+      { host: 'gm1', port: 4731 },
+      { host: '::1', port: 4730 },
     ]);
     assert.deepEqual(parseServers([{ host: 'x', port: 1, scheme: 'tcp' }]), [
-      { host: 'x', port: 1, scheme: 'tcp' },
+      { host: 'x', port: 1 },
     ]);
     for (const bad of ['tls://gm1:4730', 'http://gm1', 'gm1, unix://sock']) {
       assert.throws(
@@ -58,21 +58,19 @@ describe('parseServers', () => {
 
 describe('serversFromHostsAndPort', () => {
   it('applies -p to hosts without their own port, like the gearman tools', () => {
-    assert.deepEqual(serversFromHostsAndPort([], undefined), [
-      { host: 'localhost', port: 4730, scheme: 'tcp' },
-    ]);
+    assert.deepEqual(serversFromHostsAndPort([], undefined), [{ host: 'localhost', port: 4730 }]);
     assert.deepEqual(serversFromHostsAndPort(['a,b:9', 'c'], '5000'), [
-      { host: 'a', port: 5000, scheme: 'tcp' },
-      { host: 'b', port: 9, scheme: 'tcp' },
-      { host: 'c', port: 5000, scheme: 'tcp' },
+      { host: 'a', port: 5000 },
+      { host: 'b', port: 9 },
+      { host: 'c', port: 5000 },
     ]);
     assert.deepEqual(serversFromHostsAndPort(['[::1]:7', '::1'], '8'), [
-      { host: '::1', port: 7, scheme: 'tcp' },
-      { host: '::1', port: 8, scheme: 'tcp' },
+      { host: '::1', port: 7 },
+      { host: '::1', port: 8 },
     ]);
     assert.deepEqual(serversFromHostsAndPort(['tcp://a:9,tcp://b'], '5'), [
-      { host: 'a', port: 9, scheme: 'tcp' },
-      { host: 'b', port: 5, scheme: 'tcp' },
+      { host: 'a', port: 9 },
+      { host: 'b', port: 5 },
     ]);
     assert.throws(() => serversFromHostsAndPort(['a'], 'http'), TypeError);
     assert.throws(() => serversFromHostsAndPort(['tls://a'], '5'), /unsupported scheme/);
