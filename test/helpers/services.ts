@@ -19,6 +19,7 @@ export type ServiceName =
   | 'gearman-tools'
   | 'php-gearman'
   | 'perl-gearman'
+  | 'systemd-analyze'
   | 'tmpfs';
 
 /** Connection URLs of the databases, from the environment or the machine's defaults. */
@@ -66,6 +67,8 @@ const probes: Record<ServiceName, () => Promise<boolean>> = {
     (await runs(tools.gearman, ['-H'])) && (await runs(tools.gearadmin, ['--help'])),
   'php-gearman': () => runs(tools.php, ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
   'perl-gearman': () => runs(tools.perl, ['-MGearman::Client', '-MGearman::Worker', '-e', '1']),
+  // Debian's `systemd` package: checks the unit files under deploy/systemd.
+  'systemd-analyze': () => runs('systemd-analyze', ['--version']),
   // A small file system of its own, to fill up: mounting one needs root.
   tmpfs: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gearbox-tmpfs-probe-'));
