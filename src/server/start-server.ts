@@ -2,18 +2,21 @@
  * The server as a library call: `startServer(config)` opens the job store, replays its jobs
  * into a fresh core, binds the listeners and returns a handle to stop it.
  */
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { AdminReply } from '../protocol/admin.js';
 import { ServerCore } from './core/server-core.js';
 import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js';
 import { GearboxError } from '../protocol/errors.js';
-import type { Clock } from './core/effects.js';
+import type { ServerClock } from './core/effects.js';
 import { NetServer } from './net/net-server.js';
 import { TcpListener, type Listener } from './net/listener.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
 import type { QueueConfig } from '../sql/store-url.js';
 import { createStore } from '../storage/create-store.js';
+import { GearboxServerView, type ServerView } from './view/server-view.js';
 
 /** A running Gearbox job server. */
 export interface GearboxServer {
@@ -21,10 +24,16 @@ export interface GearboxServer {
   readonly addresses: AddressInfo[];
   /** The port of the first address. */
   readonly port: number;
-  /** The core, for read-only views (metrics, dashboard). */
-  readonly core: ServerCore;
+  /** What observers read (metrics, dashboard, API): functions, workers, jobs, counters. */
+  readonly view: ServerView;
   /** What the store is, e.g. `sqlite:/var/lib/gearbox/queue.sqlite`, or `builtin`. */
   readonly storeDescription: string;
+  /**
+   * Cancels a job by handle, as admin `cancel job` does: its clients get WORK_FAIL, its row is
+   * deleted, and it never runs (a running one's result goes nowhere). False for a handle that
+   * names no live job.
+   */
+  cancelJob(handle: string): boolean;
   /** Resolves once the server has stopped (by `close()`, admin `shutdown`, …). */
   readonly closed: Promise<void>;
   /**
@@ -44,7 +53,7 @@ export interface StartServerOptions {
    */
   readonly store?: JobStore;
   /** The clock of the core and of its timers in the I/O shell (default: the system's). */
-  readonly clock?: Clock;
+  readonly clock?: ServerClock;
   /**
    * Where peers come from, instead of the TCP listener that `config.listen` and `config.port`
    * describe (embedding: another kind of listener; tests: streams handed in process).
@@ -91,7 +100,7 @@ export async function startServer(
   const logger = options.logger ?? openLogger(full);
   let store: JobStore | undefined;
   let net: NetServer | undefined;
-  const clock: Clock = options.clock ?? { now: () => Date.now() };
+  const clock: ServerClock = options.clock ?? { now: () => Date.now() };
   try {
     store = options.store ?? (await configuredStore(full.queue, logger));
     const core = new ServerCore(
@@ -108,6 +117,8 @@ export async function startServer(
         verbose: full.verbose,
       },
       clock,
+      // Generated store keys carry this, so they differ from the keys of earlier runs.
+      () => randomInt(2 ** 40).toString(36),
     );
     if (store) {
       logger.log('INFO', `opening ${store.description}`);
@@ -145,11 +156,21 @@ export async function startServer(
     const running = net;
     const closed = ownLogger ? net.closed.then(() => logger.close()) : net.closed;
     const addresses = net.addresses;
+    const storeDescription = store?.description ?? 'builtin';
     return {
       addresses,
       port: addresses[0]?.port ?? full.port,
-      core,
-      storeDescription: store?.description ?? 'builtin',
+      view: new GearboxServerView(core.view, storeDescription, net, store),
+      storeDescription,
+      cancelJob: (handle) => {
+        let reply: Buffer | undefined;
+        running.drive(() => {
+          const answer = core.adminCommand(`cancel job ${handle}`);
+          reply = answer.reply;
+          return answer.effects;
+        });
+        return reply?.equals(AdminReply.ok()) === true;
+      },
       closed,
       close: async (opts = {}) => {
         await running.close(opts);

@@ -8,8 +8,6 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Transport } from '../../src/connection/transport.js';
 import type { Listener, ListenerHost } from '../../src/server/net/listener.js';
-import { NetServer } from '../../src/server/net/net-server.js';
-import type { NetFigures } from '../../src/server/net/net-figures.js';
 import type { PeerDetails } from '../../src/server/net/peer-details.js';
 import { duplexPair } from './duplex-pair.js';
 
@@ -48,11 +46,5 @@ export class InProcessListener implements Listener {
       },
     };
     return transport;
-  }
-
-  /** The traffic figures of the server this listener feeds (a `NetServer` is its host). */
-  figures(): NetFigures {
-    if (!(this.host instanceof NetServer)) throw new Error('not fed to a NetServer');
-    return this.host.netFigures();
   }
 }

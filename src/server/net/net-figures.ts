@@ -1,42 +1,5 @@
 import { HEADER_SIZE, MAX_PACKET_TYPE, packetName } from '../../protocol/packet-types.js';
-
-/**
- * What the I/O shell alone knows about its traffic, since the server started: a snapshot of
- * plain numbers, read by observers (the server's view, metrics, the dashboard). Connections by
- * kind (client, worker, admin) are the core's to say, from what each connection did.
- */
-export interface NetFigures {
-  /** Connections open now. */
-  readonly connectionsOpen: number;
-  /** Connections handed to the shell (accepted by a listener, or given to `handle`). */
-  readonly connectionsAccepted: number;
-  /** Connections that have closed, for whatever reason. */
-  readonly connectionsClosed: number;
-  /** Bytes read from peers. */
-  readonly bytesIn: number;
-  /** Bytes written to peers' sockets. */
-  readonly bytesOut: number;
-  /** Binary packets received, by packet name (every known type, zeros included). */
-  readonly packetsIn: Readonly<Record<string, number>>;
-  /** Binary packets sent, by packet name (every known type, zeros included). */
-  readonly packetsOut: Readonly<Record<string, number>>;
-  /** Admin text lines received. */
-  readonly adminLinesIn: number;
-  /** Admin text replies sent (one per command answered). */
-  readonly adminRepliesOut: number;
-  /** Peers refused for going over a limit (packet size, line length); told why, then closed. */
-  readonly refusedOverLimit: number;
-  /** Peers that broke the framing (bad magic, unknown type, …); closed without a reply. */
-  readonly protocolErrors: number;
-  /** Peers dropped because they did not read their replies (over the output limit). */
-  readonly slowPeersDropped: number;
-}
-
-/** Something that can report its {@link NetFigures} (the I/O shell). */
-export interface NetFiguresSource {
-  /** A fresh snapshot; costs a few dozen number copies, nothing on the traffic path. */
-  netFigures(): NetFigures;
-}
+import type { NetFigures } from '../view/server-view.js';
 
 /**
  * The shell's counters. The traffic path only adds to numbers and to slots of preallocated
@@ -50,7 +13,7 @@ export class NetCounters {
   bytesOut = 0;
   adminLinesIn = 0;
   adminRepliesOut = 0;
-  refusedOverLimit = 0;
+  overLimitRefusals = 0;
   protocolErrors = 0;
   slowPeersDropped = 0;
   /** Slot `t` counts packets of type `t`; types the decoder lets through are 1 to the maximum. */
@@ -93,7 +56,7 @@ export class NetCounters {
       packetsOut: byName(this.packetsOut),
       adminLinesIn: this.adminLinesIn,
       adminRepliesOut: this.adminRepliesOut,
-      refusedOverLimit: this.refusedOverLimit,
+      overLimitRefusals: this.overLimitRefusals,
       protocolErrors: this.protocolErrors,
       slowPeersDropped: this.slowPeersDropped,
     };

@@ -3,13 +3,20 @@ import { once } from 'node:events';
 import { errorMessage, ProtocolError } from '../../protocol/errors.js';
 import type { Packet, TextLine, DecoderLimits } from '../../protocol/decoder.js';
 import type { JobStore } from '../../storage/job-store.js';
-import type { Clock, ConnectionId, ConnectionInfo, Effect, LogLevel } from '../core/effects.js';
+import type {
+  ServerClock,
+  ConnectionId,
+  ConnectionInfo,
+  Effect,
+  LogLevel,
+} from '../core/effects.js';
 import { CommitHolds } from './commit-holds.js';
 import { EffectInterpreter } from './effect-interpreter.js';
 import type { Listener, ListenerHost } from './listener.js';
 import type { Logger } from './logger.js';
 import { describeFault } from './net-error.js';
-import { NetCounters, type NetFigures, type NetFiguresSource } from './net-figures.js';
+import type { NetFigures, NetFiguresSource } from '../view/server-view.js';
+import { NetCounters } from './net-figures.js';
 import { OutputFlusher } from './output-flusher.js';
 import { PeerConnection, type PeerConnectionHost, type PeerSocket } from './peer-connection.js';
 import { isLoopback, plainAddress, socketFd, type PeerDetails } from './peer-details.js';
@@ -73,7 +80,7 @@ export class NetServer implements PeerConnectionHost, ListenerHost, NetFiguresSo
     private readonly logger: Logger,
     private readonly options: NetServerOptions,
     /** The core's clock: the core's timers are due on it. */
-    clock: Clock,
+    clock: ServerClock,
   ) {
     const log = (level: LogLevel, message: string): void => this.log(level, message);
     this.refusals = new PeerNotices(log, () => clock.now());
@@ -168,7 +175,7 @@ export class NetServer implements PeerConnectionHost, ListenerHost, NetFiguresSo
       const refusal = err instanceof ProtocolError ? refusalReply(err) : undefined;
       if (refusal !== undefined) {
         // Over a limit of ours: say so to the peer, and to the operator, before closing.
-        this.counters.refusedOverLimit++;
+        this.counters.overLimitRefusals++;
         this.refusals.notice(
           conn.info.address,
           `${conn.peer}: ${refusal.reason}; refused and closing the connection`,
@@ -225,6 +232,14 @@ export class NetServer implements PeerConnectionHost, ListenerHost, NetFiguresSo
   /** Calls into the core from an event of ours and applies its effects. */
   private run(call: () => Effect[]): void {
     this.effects.apply(this.guard(call));
+  }
+
+  /**
+   * Calls into the core from outside any connection (the embedding program, the web API: a
+   * `cancel job` by handle) and applies the effects it returns, as for the shell's own events.
+   */
+  drive(call: () => Effect[]): void {
+    this.run(call);
   }
 
   /** @internal Listener callback, and the shell's own log lines. */

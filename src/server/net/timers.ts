@@ -1,4 +1,4 @@
-import type { Clock } from '../core/effects.js';
+import type { ServerClock } from '../core/effects.js';
 
 /** Node's timers overflow above this many milliseconds (about 24.8 days). */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
@@ -12,7 +12,7 @@ export class Timers {
   private readonly armed = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    private readonly clock: Clock,
+    private readonly clock: ServerClock,
     /** Called when the timer `key` is due (it is disarmed first). */
     private readonly fire: (key: string) => void,
   ) {}
