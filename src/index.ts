@@ -56,7 +56,7 @@ export {
   AbortError,
   type ConnectionErrorCode,
 } from './connection/errors.js';
-export type { BackoffOptions } from './connection/backoff.js';
+export type { BackoffOptions } from './connection/backoff-options.js';
 export { tcpTransport, type Transport, type TransportOpenOptions } from './connection/transport.js';
 export {
   parseServers,

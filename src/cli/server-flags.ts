@@ -276,6 +276,13 @@ const LIMIT_FLAGS = inSection<FlagSpec>('limits', [
     apply: (d, v, f) => (d.config.maxPacketSize = byteSize(f, v)),
   },
   {
+    name: 'max-line-length',
+    value: 'BYTES',
+    help: 'longest admin command line accepted; a longer one is answered ERR and closes its connection',
+    default: formatSize(DEFAULTS.maxLineLength),
+    apply: (d, v, f) => (d.config.maxLineLength = byteSize(f, v)),
+  },
+  {
     name: 'max-output-buffer',
     value: 'BYTES',
     help: 'unsent reply bytes a connection may owe before it is dropped; at least --max-packet-size + 64K',

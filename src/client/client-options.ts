@@ -1,4 +1,4 @@
-import type { BackoffOptions } from '../connection/backoff.js';
+import type { BackoffOptions } from '../connection/backoff-options.js';
 import type { Transport } from '../connection/transport.js';
 import type { ServerList } from '../connection/server-address.js';
 import type { Priority } from '../protocol/packet-types.js';

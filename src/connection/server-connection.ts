@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { Decoder, DEFAULT_LIMITS, type Packet, type TextLine } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { backoffDelay, type Backoff } from '../protocol/backoff.js';
-import { resolveBackoff, type BackoffOptions } from './backoff.js';
+import { resolveBackoff, type BackoffOptions } from './backoff-options.js';
 import { ConnectionError } from './errors.js';
 import { formatAddress, type ServerAddress } from './server-address.js';
 import { checkTransport, tcpTransport, type Transport } from './transport.js';

@@ -11,7 +11,7 @@
  * to `restart_delay_max`): the slot shows `backoff`, and `crashloop` from the third one on.
  * Exits the manager asked for, and retirements (`max_jobs`), restart at once.
  */
-import { resolveBackoff } from '../connection/backoff.js';
+import { resolveBackoff } from '../connection/backoff-options.js';
 import { backoffDelay } from '../protocol/backoff.js';
 import type { EntrySpec } from './config.js';
 import {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { BackoffOptions } from '../connection/backoff.js';
+import type { BackoffOptions } from '../connection/backoff-options.js';
 import { ServerConnection } from '../connection/server-connection.js';
 import type { Transport } from '../connection/transport.js';
 import { AbortError, ConnectionError, TimeoutError } from '../connection/errors.js';

@@ -101,12 +101,15 @@ describe('gearbox server flags', () => {
       '--max-packet-size',
       '1M',
       '--max-output-buffer=65536',
+      '--max-line-length',
+      '4K',
       '-P',
       '/tmp/x.pid',
     ]);
     assert.deepEqual(c.keepalive, { enabled: true, idle: 30, interval: 5, count: 4 });
     assert.equal(c.maxPacketSize, 1024 * 1024);
     assert.equal(c.maxOutputBuffer, 65536);
+    assert.equal(c.maxLineLength, 4096);
     assert.equal(c.pidFile, '/tmp/x.pid');
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveBackoff } from '../../src/connection/backoff.js';
+import { resolveBackoff } from '../../src/connection/backoff-options.js';
 import { backoffDelay } from '../../src/protocol/backoff.js';
 
 describe('backoff', () => {
