@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 // GEARBOX_DIST lets several people build into their own folders side by side.
@@ -22,7 +22,12 @@ function list(dir) {
   });
 }
 
+// A compiled test whose source was renamed or deleted stays in dist/ until it is cleaned: run
+// only those whose test/*.ts source still exists.
+const hasSource = (f) =>
+  existsSync(join(root, relative(dirname(testRoot), f).replace(/\.js$/, '.ts')));
 const files = list(testRoot)
+  .filter(hasSource)
   .filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p)))
   .sort();
 if (files.length === 0) {
