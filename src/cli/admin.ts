@@ -16,12 +16,11 @@ import { formatHelp, parseOptions, type ParsedOptions } from './options.js';
 import { positiveInteger } from './option-values.js';
 import { UsageError } from './usage-error.js';
 
-const DEFAULT_HOST = 'localhost';
 const DEFAULT_INTERVAL_MS = 1000;
 
 /** Every option of `gearbox admin`, in the order `--help` lists them. */
 export const ADMIN_OPTIONS = [
-  ...serverListOptions(DEFAULT_HOST),
+  ...serverListOptions(),
   { name: 'status', help: 'functions: queued+running, running, workers' },
   { name: 'priority-status', help: 'functions: queued jobs per priority, workers' },
   { name: 'workers', help: 'connections and their functions' },
@@ -254,7 +253,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.has('watch') && todo.length === 0)
     throw new UsageError('MISSING_VALUE', 'nothing to do');
   const json = values.has('json');
-  const admins = serversFromOptions(values, DEFAULT_HOST).map(
+  const admins = serversFromOptions(values).map(
     (s) => new AdminClient({ server: formatAddress(s) }),
   );
   try {

@@ -12,7 +12,6 @@ import { positiveInteger, seconds } from './option-values.js';
 import { UsageError } from './usage-error.js';
 
 const D = SCHEDULER_DEFAULTS;
-const DEFAULT_HOST = '127.0.0.1';
 const P = D.functionPrefix;
 
 /** Every option of `gearbox scheduler`, in the order `--help` lists them. */
@@ -23,7 +22,7 @@ export const SCHEDULER_OPTIONS = [
     repeat: 'once',
     help: 'postgres://user@host/db, mysql://user:pw@host/db or sqlite:<file>; required, or GEARBOX_SCHEDULER_STORE',
   },
-  ...serverListOptions(DEFAULT_HOST, 's'),
+  ...serverListOptions('s'),
   { name: 'table', value: 'NAME', help: 'table name', default: D.table },
   { name: 'prefix', value: 'PREFIX', help: 'function name prefix', default: P },
   { name: 'gearsloth', help: "also serve Gearsloth's submitJobDelayed" },
@@ -144,7 +143,7 @@ function settingsFrom(options: Options): SchedulerSettings {
   const poll = ms(options, 'poll');
   return {
     service: {
-      servers: serversFromOptions(options, DEFAULT_HOST),
+      servers: serversFromOptions(options),
       store,
       table: options.value('table'),
       prefix: options.value('prefix'),

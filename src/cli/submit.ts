@@ -11,7 +11,6 @@ import { formatHelp, parseOptions } from './options.js';
 import { positiveInteger } from './option-values.js';
 import { UsageError } from './usage-error.js';
 
-const DEFAULT_HOST = 'localhost';
 
 /** Every option of `gearbox submit`, in the order `--help` lists them. */
 export const SUBMIT_OPTIONS = [
@@ -22,7 +21,7 @@ export const SUBMIT_OPTIONS = [
     repeat: 'once',
     help: 'function to call (required)',
   },
-  ...serverListOptions(DEFAULT_HOST),
+  ...serverListOptions(),
   {
     name: 'background',
     short: 'b',
@@ -90,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
   const timeout =
     timeoutText === undefined ? undefined : positiveInteger(options.shown('timeout'), timeoutText);
   const client = new Client({
-    servers: serversFromOptions(options, DEFAULT_HOST),
+    servers: serversFromOptions(options),
     selection: 'round-robin',
   });
   const unique = options.value('unique');
