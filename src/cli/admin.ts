@@ -35,7 +35,7 @@ export const ADMIN_OPTIONS = [
   { name: 'json', help: 'print parsed results as JSON' },
   {
     name: 'watch',
-    help: 'live table of functions (queued by priority, running, workers), refreshed every --interval, for every server given',
+    help: 'live table of functions (queued by priority, running, workers), refreshed every --interval, for every server given; q quits (on a terminal), as Ctrl-C does',
   },
   {
     name: 'interval',
@@ -47,7 +47,7 @@ export const ADMIN_OPTIONS = [
     name: 'iterations',
     value: 'N',
     help: 'stop --watch after N refreshes',
-    default: 'until SIGINT',
+    default: 'until q or Ctrl-C',
   },
   HELP_OPTION,
 ] as const;
@@ -170,9 +170,26 @@ async function snapshot(admin: AdminClient): Promise<WatchRow[] | string> {
   }
 }
 
+/** What the `--watch` header says besides the time. */
+export interface WatchHeader {
+  /** The refresh interval, in ms. */
+  readonly intervalMs: number;
+  /** How to stop it: `q` works only when stdin is a terminal. */
+  readonly quitKey: boolean;
+}
+
+/** `500 ms`, `2 s`, `1.5 s`. */
+function formatInterval(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
+}
+
 /** Renders the `--watch` table: one row per server and function. */
-export function renderWatchTable(results: Array<WatchRow[] | string>, now: Date): string {
-  const header = ['SERVER', 'FUNCTION', 'HIGH', 'NORMAL', 'LOW', 'RUNNING', 'WORKERS'];
+export function renderWatchTable(
+  results: Array<WatchRow[] | string>,
+  now: Date,
+  header: WatchHeader,
+): string {
+  const columns = ['SERVER', 'FUNCTION', 'HIGH', 'NORMAL', 'LOW', 'RUNNING', 'WORKERS'];
   const rows: string[][] = [];
   const problems: string[] = [];
   for (const result of results) {
@@ -184,37 +201,69 @@ export function renderWatchTable(results: Array<WatchRow[] | string>, now: Date)
     for (const r of sorted)
       rows.push([r.server, r.name, r.high, r.normal, r.low, r.running, r.workers].map(String));
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = columns.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const format = (cells: string[]): string =>
     cells
       .map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   return [
-    `gearbox admin --watch  ${now.toISOString()}`,
+    `gearbox admin --watch  ${now.toISOString()}  every ${formatInterval(header.intervalMs)}  ` +
+      (header.quitKey ? 'q or Ctrl-C: quit' : 'Ctrl-C: quit'),
     '',
-    format(header),
+    format(columns),
     ...rows.map(format),
     ...problems.map((p) => `! ${p}`),
     '',
   ].join('\n');
 }
 
+/**
+ * Resolves when the user presses `q` (or Ctrl-C, which raw mode delivers as a byte rather than
+ * a signal) on a terminal; `undefined` when stdin is not one. `stop()` restores the terminal.
+ */
+function quitKey(): { pressed: Promise<void>; stop(): void } | undefined {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return undefined;
+  let quit: () => void = () => undefined;
+  const pressed = new Promise<void>((resolve) => (quit = resolve));
+  const onData = (key: Buffer): void => {
+    if (key.includes(0x71) || key.includes(0x51) || key.includes(0x03)) quit();
+  };
+  stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.resume();
+  return {
+    pressed,
+    stop() {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+    },
+  };
+}
+
 async function watch(admins: AdminClient[], interval: number, iterations: number): Promise<void> {
   let stop = false;
   let wake: (() => void) | undefined;
-  const onSignal = (): void => {
+  const onStop = (): void => {
     stop = true;
     wake?.();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
+  const keys = quitKey();
+  void keys?.pressed.then(onStop);
+  const header = { intervalMs: interval, quitKey: keys !== undefined };
   const tty = process.stdout.isTTY;
   try {
     for (let i = 0; i < iterations && !stop; i++) {
       const results = await Promise.all(admins.map(snapshot));
+      if (stop) break;
       // Clear the screen on a terminal; a pipe gets one table after another.
-      process.stdout.write((tty ? '\x1b[H\x1b[2J' : '') + renderWatchTable(results, new Date()));
+      process.stdout.write(
+        (tty ? '\x1b[H\x1b[2J' : '') + renderWatchTable(results, new Date(), header),
+      );
       if (i + 1 < iterations && !stop)
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, interval);
@@ -225,8 +274,9 @@ async function watch(admins: AdminClient[], interval: number, iterations: number
         });
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    keys?.stop();
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
   }
 }
 

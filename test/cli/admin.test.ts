@@ -180,11 +180,12 @@ describe('gearbox admin usage', () => {
         'cannot connect to b:2',
       ],
       new Date(0),
+      { intervalMs: 1500, quitKey: true },
     );
     assert.equal(
       table,
       [
-        'gearbox admin --watch  1970-01-01T00:00:00.000Z',
+        'gearbox admin --watch  1970-01-01T00:00:00.000Z  every 1.5 s  q or Ctrl-C: quit',
         '',
         'SERVER  FUNCTION  HIGH  NORMAL  LOW  RUNNING  WORKERS',
         'a:1     alpha        5       0    0        0        0',
