@@ -75,6 +75,14 @@ const okValue = (lines: string[]): string => {
   return line === 'OK' ? 'OK' : line.startsWith('OK ') ? line.slice(3) : line;
 };
 
+/**
+ * `workers` with `fd` as a number, as every other count in `--json` is (the library keeps
+ * the column's text; a server that prints something other than a number keeps its text).
+ */
+function workersForJson(lines: string[]): unknown[] {
+  return parseWorkers(lines).map((w) => ({ ...w, fd: /^\d+$/.test(w.fd) ? Number(w.fd) : w.fd }));
+}
+
 /** The requested actions, in the order gearadmin runs them. */
 function actions(values: Values): Action[] {
   const out: Action[] = [];
@@ -107,7 +115,7 @@ function actions(values: Values): Action[] {
   if (cancel !== undefined) single('cancel-job', `cancel job ${cancel}`);
   if (values.has('server-verbose')) single('server-verbose', 'verbose');
   if (values.has('server-version')) single('server-version', 'version');
-  if (values.has('workers')) list('workers', 'workers', parseWorkers);
+  if (values.has('workers')) list('workers', 'workers', workersForJson);
   if (values.has('priority-status')) list('priority-status', 'prioritystatus', parsePriorityStatus);
   if (values.has('status')) list('status', 'status', parseStatus);
   return out;
