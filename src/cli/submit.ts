@@ -121,7 +121,10 @@ function noWorkerWarning(
     );
   };
   let checking: Promise<void> | undefined;
-  const timer = setTimeout(() => (checking = check()), afterSeconds * 1000);
+  const timer = setTimeout(() => {
+    // Only a hint: nothing it meets may fail the submission.
+    checking = check().catch(() => undefined);
+  }, afterSeconds * 1000);
   return {
     async cancel() {
       cancelled = true;
@@ -181,7 +184,9 @@ export async function run(argv: string[]): Promise<number> {
       if (verbose) job.on('created', (handle) => console.error(`Task created: ${handle}`));
       // Updates are written in arrival order; a slow stdout holds the next chunk back.
       let output = Promise.resolve();
-      job.on('data', (data) => (output = output.then(() => write(data))));
+      job.on('data', (data) => {
+        output = output.then(() => write(data));
+      });
       job.on('warning', (data) => process.stderr.write(data));
       job.on('status', (numerator, denominator) => {
         const line = progressLine(numerator, denominator);
