@@ -207,6 +207,13 @@ export async function run(argv: string[], observers: SchedulerObservers = {}): P
     return 0;
   }
   const settings = settingsFrom(options);
+  // Listened for before anything is printed: a service manager may send SIGTERM as soon as it
+  // reads the start line, and one that came before the handler would kill the process. One that
+  // comes during the start stops the service once it is up.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   let service: SchedulerService;
   try {
     const history =
@@ -227,10 +234,7 @@ export async function run(argv: string[], observers: SchedulerObservers = {}): P
     console.error(`gearbox scheduler: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   console.error(`gearbox scheduler: ${signal}, stopping`);
   await service.stop(settings.stopGraceMs);
   return 0;

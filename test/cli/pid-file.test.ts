@@ -21,6 +21,15 @@ async function deadPid(): Promise<number> {
   return child.pid;
 }
 
+/** Waits until the pid file holds the server's pid, as written once it listens. */
+function holdsPid(pidFile: string, pid: number | undefined): Promise<void> {
+  return eventually(
+    () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') === `${pid}\n`,
+    5000,
+    `${pidFile} to hold ${pid}`,
+  );
+}
+
 describe('gearbox server -P: the pid file', () => {
   let dir: string;
   before(() => {
@@ -34,11 +43,7 @@ describe('gearbox server -P: the pid file', () => {
     writeFileSync(pidFile, `${stale}\n`);
     const server = await startGearboxServer(['-q', 'builtin', '-P', pidFile]);
     try {
-      await eventually(
-        () => readFileSync(pidFile, 'utf8') === `${server.process.pid}\n`,
-        5000,
-        'pid file rewritten',
-      );
+      await holdsPid(pidFile, server.process.pid);
       assert.match(server.stderr(), new RegExp(`replacing ${pidFile}: process ${stale} is gone`));
     } finally {
       await server.stop();
@@ -51,11 +56,7 @@ describe('gearbox server -P: the pid file', () => {
     writeFileSync(pidFile, 'not a pid\n');
     const server = await startGearboxServer(['-q', 'builtin', '-P', pidFile]);
     try {
-      await eventually(
-        () => readFileSync(pidFile, 'utf8') === `${server.process.pid}\n`,
-        5000,
-        'pid file written',
-      );
+      await holdsPid(pidFile, server.process.pid);
     } finally {
       await server.stop();
     }
@@ -65,7 +66,7 @@ describe('gearbox server -P: the pid file', () => {
     const pidFile = join(dir, 'live.pid');
     const first = await startGearboxServer(['-q', 'builtin', '-P', pidFile]);
     try {
-      await eventually(() => existsSync(pidFile), 5000, 'first pid file');
+      await holdsPid(pidFile, first.process.pid);
       const second = await runGearbox([
         'server',
         '-L',
@@ -92,7 +93,7 @@ describe('gearbox server -P: the pid file', () => {
   it('does not remove a file that another process has taken over meanwhile', async () => {
     const pidFile = join(dir, 'taken.pid');
     const server = await startGearboxServer(['-q', 'builtin', '-P', pidFile]);
-    await eventually(() => existsSync(pidFile), 5000, 'pid file');
+    await holdsPid(pidFile, server.process.pid);
     // As if an operator had started a successor by hand and it had written its own pid.
     writeFileSync(pidFile, `${process.pid}\n`);
     await server.stop();

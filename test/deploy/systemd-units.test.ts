@@ -4,7 +4,7 @@
  * line and environment each unit gives its service start a real server (or scheduler).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { AdminClient } from '../../src/index.js';
-import { startGearboxServer } from '../helpers/gearbox-cli.js';
+import { spawnGearbox, startGearboxServer } from '../helpers/gearbox-cli.js';
 import { eventually } from '../helpers/lib-servers.js';
-import { freePort, gearboxMain, waitForPort } from '../helpers/processes.js';
+import { freePort, waitForPort } from '../helpers/processes.js';
 import { skipUnless, tools } from '../helpers/services.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -141,6 +141,23 @@ describe('deploy/systemd units: what they run', () => {
     return { args, env };
   }
 
+  /** Runs a unit's command line; `stop()` sends SIGTERM (systemctl stop) and gives the status. */
+  function startUnitCommand(args: string[], env: Record<string, string>) {
+    const child = spawnGearbox(args, env);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    return {
+      pid: child.pid,
+      stderr: () => stderr,
+      async stop(): Promise<number | null> {
+        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+        const [code] = (await once(child, 'exit')) as [number | null];
+        return code;
+      },
+    };
+  }
+
   it('gearbox-server.service: its command line starts a server that keeps jobs in the state directory', async () => {
     const stateRoot = mkdtempSync(join(tmpdir(), 'gearbox-state-'));
     mkdirSync(join(stateRoot, 'gearbox'));
@@ -149,27 +166,21 @@ describe('deploy/systemd units: what they run', () => {
     const portAt = args.indexOf('-p');
     assert.ok(portAt !== -1 && args[portAt + 1] === '4730', args.join(' '));
     args[portAt + 1] = String(port);
-    const child = spawn(process.execPath, [gearboxMain, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const unit = startUnitCommand(args, env);
     try {
       await waitForPort(port);
-      await eventually(() => /listening on/.test(stderr), 5000, 'the start line');
+      await eventually(() => /listening on/.test(unit.stderr()), 5000, 'the start line');
       assert.match(
-        stderr,
+        unit.stderr(),
         new RegExp(`jobs kept in sqlite:${join(stateRoot, 'gearbox', 'queue.sqlite')}`),
       );
       const admin = new AdminClient({ server: `127.0.0.1:${port}` });
-      assert.equal(await admin.getPid(), child.pid);
+      assert.equal(await admin.getPid(), unit.pid);
       await admin.close();
     } finally {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, 'SIGTERM (systemctl stop) is a clean exit');
+      const code = await unit.stop();
       rmSync(stateRoot, { recursive: true, force: true });
+      assert.equal(code, 0, 'SIGTERM (systemctl stop) is a clean exit');
     }
   });
 
@@ -183,21 +194,16 @@ describe('deploy/systemd units: what they run', () => {
     const flags = args.indexOf('$GEARBOX_SCHEDULER_FLAGS');
     assert.ok(flags !== -1, args.join(' '));
     args.splice(flags, 1, '-p', String(server.port));
-    const child = spawn(process.execPath, [gearboxMain, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const unit = startUnitCommand(args, env);
     try {
-      await eventually(() => /gearbox scheduler: .*pid/.test(stderr), 10_000, 'the start line');
-      assert.ok(stderr.includes(join(stateRoot, 'gearbox-scheduler', 'scheduler.sqlite')), stderr);
+      await eventually(() => /gearbox scheduler: .*pid/.test(unit.stderr()), 10_000, 'the start');
+      const store = join(stateRoot, 'gearbox-scheduler', 'scheduler.sqlite');
+      assert.ok(unit.stderr().includes(store), unit.stderr());
     } finally {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, `SIGTERM is a clean exit: ${stderr}`);
+      const code = await unit.stop();
       await server.stop();
       rmSync(stateRoot, { recursive: true, force: true });
+      assert.equal(code, 0, `SIGTERM is a clean exit: ${unit.stderr()}`);
     }
   });
 });
