@@ -17,12 +17,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { HistoryRecord } from '../../src/scheduler/history-log.js';
-import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
+import type { SqlDatabase } from '../../src/sql/sql-database.js';
 import { SqlSchedulerStore } from '../../src/scheduler/sql-scheduler-store.js';
 import { Worker } from '../../src/worker/worker.js';
+import { sqlDatabase } from '../../test/scheduler/store-backends.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const urls = {
@@ -78,7 +77,7 @@ function stop(child: ChildProcess): Promise<void> {
 
 /** Inserts due jobs straight into the table, many rows per statement. */
 async function bulkInsert(
-  db: SqlBackend,
+  db: SqlDatabase,
   table: string,
   fn: string,
   dueTimes: number[],
@@ -109,8 +108,7 @@ function summary(values: number[]): string {
 
 async function runDb(kind: 'postgres' | 'mysql'): Promise<void> {
   const url = urls[kind];
-  const db: SqlBackend =
-    kind === 'postgres' ? new PostgresBackend(url, 2) : new MysqlBackend(url, 2);
+  const db = sqlDatabase(url, 2);
   const port = await freePortSync();
   const gearmand = spawn(
     'gearmand',

@@ -50,6 +50,10 @@ const SUBCOMMANDS: Record<
     summary: 'run the delayed-job service (gearbox.schedule and friends)',
     load: () => import('./scheduler.js'),
   },
+  manager: {
+    summary: 'run, restart, scale and gracefully stop worker processes',
+    load: () => import('./manager.js'),
+  },
   bench: {
     summary: 'benchmark gearbox server against Debian gearmand (from a source checkout)',
     load: loadBench,

@@ -2,8 +2,8 @@
  * gearmand's job-store flags (`-q TYPE` with `--libsqlite3-*`, `--libpq-*`, `--mysql-*`,
  * `--redis-*`) and our `--store URL`, turned into the library's {@link QueueConfig}.
  */
-import type { QueueConfig } from '../storage/queue-config.js';
-import { defaultSqlitePath, parseStoreUrl } from '../storage/open-store.js';
+import { parseStoreUrl, type QueueConfig } from '../sql/store-url.js';
+import { defaultSqlitePath } from '../storage/create-store.js';
 import { inSection } from './options.js';
 import { portNumber } from './option-values.js';
 import { UsageError } from './usage-error.js';

@@ -1,3 +1,5 @@
+import type { Backoff } from '../protocol/backoff.js';
+
 /** How long to wait between attempts to reach a server. */
 export interface BackoffOptions {
   /** The first delay, in ms (default 100). */
@@ -11,10 +13,10 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
-/** Validated backoff settings. */
-export type Backoff = Required<BackoffOptions>;
-
-/** Checks the options and fills in defaults; a bad value is a `TypeError`. */
+/**
+ * Checks a client's backoff options and fills in its defaults; a bad value is a `TypeError`.
+ * The delays themselves come from `backoffDelay` in `src/protocol/backoff.ts`.
+ */
 export function resolveBackoff(options: BackoffOptions = {}): Backoff {
   const backoff = {
     initialDelay: options.initialDelay ?? 100,
@@ -27,14 +29,4 @@ export function resolveBackoff(options: BackoffOptions = {}): Backoff {
   }
   if (backoff.jitter > 1) throw new TypeError(`jitter must be between 0 and 1`);
   return backoff;
-}
-
-/**
- * The delay before attempt number `attempt` (0-based count of failures so far): exponential
- * from `initialDelay`, capped at `maxDelay`, with the top `jitter` fraction randomised.
- */
-export function backoffDelay(backoff: Backoff, attempt: number, random = Math.random): number {
-  const exponential = backoff.initialDelay * 2 ** Math.min(attempt, 30);
-  const capped = Math.min(backoff.maxDelay, exponential);
-  return Math.round(capped * (1 - backoff.jitter * random()));
 }

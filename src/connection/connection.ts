@@ -1,7 +1,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { Decoder, DEFAULT_LIMITS, type Packet, type TextLine } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { backoffDelay, resolveBackoff, type Backoff, type BackoffOptions } from './backoff.js';
+import { backoffDelay, type Backoff } from '../protocol/backoff.js';
+import { resolveBackoff, type BackoffOptions } from './backoff.js';
 import { ConnectionError } from './errors.js';
 import { formatAddress, type ServerAddress } from './server-address.js';
 

@@ -23,3 +23,15 @@ export type ProtocolErrorCode =
 
 /** A peer broke the framing; the connection it came from cannot be trusted and is closed. */
 export class ProtocolError extends GearboxError<ProtocolErrorCode> {}
+
+/**
+ * The message of any thrown value, for log lines and error texts. A Node `AggregateError` (a
+ * connection refused on every address of a host) has an empty message: its errors' are used.
+ */
+export function errorMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.message !== '') return err.message;
+  if (err instanceof AggregateError && err.errors.length > 0)
+    return err.errors.map(errorMessage).join('; ');
+  return err.name;
+}

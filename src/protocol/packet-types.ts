@@ -167,3 +167,13 @@ export const RESPONSE_TYPES: ReadonlySet<number> = new Set<number>([
 export const Priority = { HIGH: 0, NORMAL: 1, LOW: 2 } as const;
 /** 0 = high, 1 = normal, 2 = low. */
 export type Priority = (typeof Priority)[keyof typeof Priority];
+
+/** A priority by name, as people and JSON say it. */
+export type PriorityName = 'high' | 'normal' | 'low';
+
+/** The name of each {@link Priority}, by its number. */
+export const PRIORITY_NAMES: readonly [PriorityName, PriorityName, PriorityName] = [
+  'high',
+  'normal',
+  'low',
+];

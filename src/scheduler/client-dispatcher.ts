@@ -1,11 +1,8 @@
 import { Client, type ClientOptions } from '../client/client.js';
 import { JobExceptionError, JobFailedError } from '../client/errors.js';
 import { TimeoutError } from '../connection/errors.js';
+import { errorMessage } from '../protocol/errors.js';
 import type { Dispatcher, DispatchOutcome, DispatchRequest } from './dispatcher.js';
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * Dispatches through a Gearbox {@link Client} to one or more job servers. Jobs are spread by a
@@ -46,9 +43,9 @@ export class ClientDispatcher implements Dispatcher {
       if (err instanceof JobFailedError)
         return { status: 'failed', reason: 'the worker failed the job (WORK_FAIL)' };
       if (err instanceof TimeoutError)
-        return { status: 'failed', reason: `timed out: ${messageOf(err)}` };
+        return { status: 'failed', reason: `timed out: ${errorMessage(err)}` };
       // The job server could not be reached or the connection dropped: it may have run.
-      return { status: 'unknown', reason: messageOf(err) };
+      return { status: 'unknown', reason: errorMessage(err) };
     }
   }
 

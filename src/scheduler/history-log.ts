@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { errorMessage } from '../protocol/errors.js';
 import type { SchedulerEvent } from './scheduler.js';
 
 /** One line of the history log. */
@@ -21,7 +22,7 @@ export function historyRecord(owner: string, e: SchedulerEvent): HistoryRecord {
       type: e.type,
       at: e.at,
       owner,
-      reason: `${e.where}: ${e.error instanceof Error ? e.error.message : String(e.error)}`,
+      reason: `${e.where}: ${errorMessage(e.error)}`,
     };
   const base = {
     type: e.type,

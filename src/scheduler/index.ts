@@ -5,6 +5,6 @@
 export { SchedulerService, type SchedulerServiceOptions } from './scheduler-service.js';
 export { SCHEDULER_DEFAULTS } from './defaults.js';
 export { Scheduler, type SchedulerOptions, type SchedulerEvent } from './scheduler.js';
-export { openSchedulerStore } from './open-store.js';
+export { openSchedulerStore } from './open-scheduler-store.js';
 export { CronExpression } from './cron.js';
 export { SchedulerError, type SchedulerErrorCode } from './errors.js';

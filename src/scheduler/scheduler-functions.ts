@@ -1,3 +1,4 @@
+import { errorMessage } from '../protocol/errors.js';
 import { SchedulerError } from './errors.js';
 import { SCHEDULER_DEFAULTS } from './defaults.js';
 import {
@@ -52,13 +53,9 @@ async function storing<T>(what: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof SchedulerError) throw err;
-    throw new SchedulerError(
-      'STORE_FAILED',
-      `${what} failed: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
+    throw new SchedulerError('STORE_FAILED', `${what} failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import type { ServerList } from '../connection/server-address.js';
 import { ClientDispatcher } from './client-dispatcher.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { FunctionHost } from './function-host.js';
-import { openSchedulerStore } from './open-store.js';
+import { openSchedulerStore } from './open-scheduler-store.js';
 import type { ScheduleDefaults } from './schedule-request.js';
 import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { Scheduler, type SchedulerEvent, type SchedulerOptions } from './scheduler.js';

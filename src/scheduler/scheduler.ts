@@ -1,4 +1,5 @@
-import { retryDelay } from './backoff.js';
+import { backoffDelay } from '../protocol/backoff.js';
+import { errorMessage } from '../protocol/errors.js';
 import { defaultSchedulerOwner, SCHEDULER_DEFAULTS } from './defaults.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { Dispatcher, DispatchOutcome } from './dispatcher.js';
@@ -375,7 +376,7 @@ export class Scheduler {
     } catch (error) {
       outcome = {
         status: 'unknown',
-        reason: error instanceof Error ? error.message : String(error),
+        reason: errorMessage(error),
       };
     } finally {
       this.abandoners.delete(job.id);
@@ -390,7 +391,12 @@ export class Scheduler {
       } else if (outcome.status === 'complete') {
         await this.complete(job);
       } else if (outcome.status === 'failed') {
-        const delay = retryDelay(job.attempts + 1, job.backoffMs, this.maxBackoffMs, this.random);
+        // Equal jitter: between half and all of backoff × 2^attempts.
+        const delay = backoffDelay(
+          { initialDelay: job.backoffMs, maxDelay: this.maxBackoffMs, jitter: 0.5 },
+          job.attempts,
+          this.random,
+        );
         const result = await this.store.fail(job, outcome.reason, delay);
         this.emit({
           type: 'failed',

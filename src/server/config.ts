@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { GearboxError } from '../protocol/errors.js';
 import type { LogLevel } from './core/effects.js';
-import type { QueueConfig } from '../storage/queue-config.js';
+import type { QueueConfig } from '../sql/store-url.js';
 
 /** TCP keepalive settings applied to every accepted socket. */
 export interface KeepaliveConfig {

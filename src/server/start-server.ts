@@ -2,16 +2,19 @@
  * The server as a library call: `startServer(config)` opens the job store, replays its jobs
  * into a fresh core, binds the listeners and returns a handle to stop it.
  */
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { AdminReply } from '../protocol/admin.js';
 import { ServerCore } from './core/server-core.js';
 import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js';
 import { GearboxError } from '../protocol/errors.js';
 import { NetServer } from './net/net-server.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
-import type { QueueConfig } from '../storage/queue-config.js';
-import { createStore } from '../storage/open-store.js';
+import type { QueueConfig } from '../sql/store-url.js';
+import { createStore } from '../storage/create-store.js';
+import { GearboxServerView, type ServerView } from './view/server-view.js';
 import { canCount, ReplayMeter, type ReplayProgress } from './replay-progress.js';
 
 /** A running Gearbox job server. */
@@ -20,10 +23,16 @@ export interface GearboxServer {
   readonly addresses: AddressInfo[];
   /** The port of the first address. */
   readonly port: number;
-  /** The core, for read-only views (metrics, dashboard). */
-  readonly core: ServerCore;
+  /** What observers read (metrics, dashboard, API): functions, workers, jobs, counters. */
+  readonly view: ServerView;
   /** What the store is, e.g. `sqlite:/var/lib/gearbox/queue.sqlite`, or `builtin`. */
   readonly storeDescription: string;
+  /**
+   * Cancels a job by handle, as admin `cancel job` does: its clients get WORK_FAIL, its row is
+   * deleted, and it never runs (a running one's result goes nowhere). False for a handle that
+   * names no live job.
+   */
+  cancelJob(handle: string): boolean;
   /** Resolves once the server has stopped (by `close()`, admin `shutdown`, …). */
   readonly closed: Promise<void>;
   /**
@@ -104,6 +113,8 @@ export async function startServer(
         verbose: full.verbose,
       },
       { now: () => Date.now() },
+      // Generated store keys carry this, so they differ from the keys of earlier runs.
+      () => randomInt(2 ** 40).toString(36),
     );
     if (store) {
       logger.log('INFO', `opening ${store.description}`);
@@ -134,11 +145,21 @@ export async function startServer(
     const running = net;
     const closed = ownLogger ? net.closed.then(() => logger.close()) : net.closed;
     const addresses = net.addresses;
+    const storeDescription = store?.description ?? 'builtin';
     return {
       addresses,
       port: addresses[0]?.port ?? full.port,
-      core,
-      storeDescription: store?.description ?? 'builtin',
+      view: new GearboxServerView(core.view, storeDescription, net, store),
+      storeDescription,
+      cancelJob: (handle) => {
+        let reply: Buffer | undefined;
+        running.drive(() => {
+          const answer = core.adminCommand(`cancel job ${handle}`);
+          reply = answer.reply;
+          return answer.effects;
+        });
+        return reply?.equals(AdminReply.ok()) === true;
+      },
       closed,
       close: async (opts = {}) => {
         await running.close(opts);

@@ -1,3 +1,4 @@
+import { backoffDelay, type Backoff } from '../protocol/backoff.js';
 import {
   isGeneratedUniqueKey,
   type JobStore,
@@ -5,6 +6,7 @@ import {
   type StoredJob,
   type StoredJobKey,
 } from './job-store.js';
+import { coalesce, type InOrderBackend, type StoreBackend } from './store-backend.js';
 import {
   describeError,
   silentLogger,
@@ -12,14 +14,6 @@ import {
   type StoreErrorCode,
   type StoreLogger,
 } from './store-error.js';
-
-/** One transaction's worth of work, with at most one operation per key. */
-export interface Batch {
-  /** Rows to insert, or to replace when the key exists. */
-  readonly upserts: readonly StoredJob[];
-  /** Rows to delete; a missing row is not an error. */
-  readonly deletes: readonly StoredJobKey[];
-}
 
 /** How long to wait between reconnection attempts. */
 export interface ReconnectPolicy {
@@ -29,16 +23,10 @@ export interface ReconnectPolicy {
   readonly maxDelayMs: number;
 }
 
-/** Options every backend accepts. */
+/** Options every store accepts. */
 export interface BatchingStoreOptions {
   readonly log?: StoreLogger;
   readonly reconnect?: Partial<ReconnectPolicy>;
-  /**
-   * The most operations one transaction takes (default: no limit). Everything queued goes out, in
-   * order, but capped transactions keep acknowledgements flowing steadily under heavy load
-   * instead of the whole window of in-flight submissions moving in lock-step.
-   */
-  readonly maxBatch?: number;
 }
 
 type Operation =
@@ -72,7 +60,7 @@ const EAGER_BATCH = 256;
  *                    └──────close()───────────┴──▶ closed
  *
  * In `up`, operations queue and are flushed once per event-loop turn (setImmediate), one batch
- * per flush. A backend takes a number of batches at a time (`commitsInFlight`, 1 unless it
+ * per flush. A backend takes a number of batches at a time (`turnsInFlight`, 1 unless it
  * applies batches strictly in the order given); while that many are in flight, new operations
  * wait and go out together when one finishes, so batches grow with the load. In `down`, `add` is
  * refused at once (the server answers QUEUE_ERROR and never acknowledges a job it could not
@@ -81,61 +69,27 @@ const EAGER_BATCH = 256;
  */
 type State = 'new' | 'up' | 'down' | 'closed';
 
-function keyOf(key: StoredJobKey): string {
-  return `${key.functionName}\u0000${key.uniqueKey}`;
-}
-
 /**
- * Reduces operations in call order to their end state: the last operation on a key wins, which
- * is what applying them one by one would leave (an add then a remove leaves no row).
+ * A job store over a backend (composition: the backend does the database work, this object the
+ * rest): queueing, group commit, isolating a bad job, refusing adds while the database is
+ * unreachable, reconnecting with backoff and jitter, keeping removals until they are applied, and
+ * flushing on close. Each `…Store` class is this over its database's backend.
  */
-export function coalesce(operations: readonly StoredJobKeyOperation[]): Batch {
-  const last = new Map<string, StoredJobKeyOperation>();
-  for (const op of operations) {
-    const key = op.kind === 'add' ? op.job : op.key;
-    const id = keyOf(key);
-    // Delete first so the map's order is the order of each key's last operation.
-    last.delete(id);
-    last.set(id, op);
-  }
-  const upserts: StoredJob[] = [];
-  const deletes: StoredJobKey[] = [];
-  for (const op of last.values()) {
-    if (op.kind === 'add') upserts.push(op.job);
-    else deletes.push(op.key);
-  }
-  return { upserts, deletes };
-}
-
-/** An add or a remove, as `coalesce` and `commitInOrder` see it. */
-export type StoredJobKeyOperation =
-  | { readonly kind: 'add'; readonly job: StoredJob }
-  | { readonly kind: 'remove'; readonly key: StoredJobKey };
-
-/**
- * What `commitInOrder` reports: `undefined` when every operation committed, otherwise one entry
- * per operation, in order — `undefined` for one that committed, its error for one that did not.
- */
-export type InOrderOutcome = readonly (Error | undefined)[] | undefined;
-
-/**
- * The part every backend shares: queueing, group commit, isolating a bad job, refusing adds
- * while the database is unreachable, reconnecting with backoff and jitter, keeping removals
- * until they are applied, and flushing on close. A backend supplies the database work.
- */
-export abstract class BatchingStore implements JobStore {
-  abstract readonly description: string;
-  /** Transactions committed so far (for tests and metrics). */
-  commits = 0;
-
-  protected readonly log: StoreLogger;
-  readonly #policy: ReconnectPolicy & { readonly maxBatch: number };
+export class BatchingStore<B extends StoreBackend = StoreBackend> implements JobStore {
+  readonly description: string;
+  readonly #log: StoreLogger;
+  readonly #reconnect: Backoff;
+  /** Whether batches go out before the turn ends (in-order backends). */
+  readonly #eager: boolean;
+  /** How many turn-ending batches may be in flight at once. */
+  readonly #turnLimit: number;
+  #commits = 0;
   #state: State = 'new';
   #pending: Operation[] = [];
   #flushScheduled = false;
   /** Batches handed to the backend and not settled yet (eager ones included). */
   #inFlight = 0;
-  /** Turn-ending batches in flight: what `commitsInFlight` limits. */
+  /** Turn-ending batches in flight: what `#turnLimit` limits. */
   #turnsInFlight = 0;
   /** An eager batch went out since the last turn-ending one, so the turn is still to be ended. */
   #turnOpen = false;
@@ -145,57 +99,28 @@ export abstract class BatchingStore implements JobStore {
   #reconnectAttempts = 0;
   #reconnecting: Promise<void> | undefined;
   #lastFailure = '';
+  readonly #lost = (err: unknown): void => this.#connectionLost(err);
 
-  protected constructor(options: BatchingStoreOptions = {}) {
-    this.log = options.log ?? silentLogger;
-    this.#policy = {
-      initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
-      maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000,
-      maxBatch: Math.max(1, options.maxBatch ?? Number.MAX_SAFE_INTEGER),
+  constructor(
+    /** The database work: for tests and figures (connection ids, limits). */
+    readonly backend: B,
+    options: BatchingStoreOptions = {},
+  ) {
+    this.description = backend.description;
+    this.#log = options.log ?? silentLogger;
+    this.#reconnect = {
+      initialDelay: options.reconnect?.initialDelayMs ?? 100,
+      maxDelay: options.reconnect?.maxDelayMs ?? 10_000,
+      // Full jitter on the upper half, so many servers do not reconnect in step.
+      jitter: 0.5,
     };
+    this.#eager = backend.order === 'in-order';
+    this.#turnLimit = backend.order === 'in-order' ? Math.max(1, backend.turnsInFlight) : 1;
   }
 
-  /** Connects (a fresh connection each time) and makes sure the table exists. */
-  protected abstract connect(): Promise<void>;
-  /** Drops the connection, if any; must not throw. */
-  protected abstract disconnect(): Promise<void>;
-  /**
-   * Applies the batch in one transaction; resolves after COMMIT. Every backend has this or
-   * `commitInOrder`.
-   */
-  protected commit?(batch: Batch): Promise<void>;
-  /**
-   * For a backend that applies what it is given strictly in call order (one writer):
-   * applies the operations as they are, uncoalesced, and reports a failure per operation instead
-   * of failing them all — it isolates a bad job itself, so its neighbours and later batches keep
-   * their order. Rejects when the connection or the transaction is lost. When present it is used
-   * instead of `commit`, and the backend counts its own transactions in `commits`.
-   *
-   * `endsTurn` false marks an eager batch, sent while the caller's event-loop turn is still
-   * queueing operations (every EAGER_BATCH of them) so the database starts early: it is applied
-   * but not committed; it commits with the next turn-ending batch, and settles then. So a turn's
-   * operations still share one transaction. Up to `commitsInFlight` turn-ending batches may be in
-   * flight at once; the backend may commit several together.
-   */
-  protected commitInOrder?(
-    operations: readonly StoredJobKeyOperation[],
-    endsTurn: boolean,
-  ): Promise<InOrderOutcome>;
-  /** How many turn-ending batches may be in flight at once; more than 1 only with `commitInOrder`. */
-  protected get commitsInFlight(): number {
-    return 1;
-  }
-  /** Every row, as stored (keys verbatim). */
-  protected abstract rows(): AsyncIterable<StoredJob>;
-  /** True when the error means the connection is gone (rather than this statement failing). */
-  protected abstract isConnectionError(err: unknown): boolean;
-  /** True when the error means a row was too large for the database. */
-  protected isTooLargeError(_err: unknown): boolean {
-    return false;
-  }
-  /** A reason to refuse this job before sending it, or undefined when it may be stored. */
-  protected refuse(_job: StoredJob): StoreError | undefined {
-    return undefined;
+  /** Transactions committed so far (for tests and metrics). */
+  get commits(): number {
+    return this.#commits;
   }
 
   /** True while the database is reachable. */
@@ -207,9 +132,9 @@ export abstract class BatchingStore implements JobStore {
     if (this.#state !== 'new')
       throw new StoreError('STORE_CLOSED', `${this.description}: open() called twice`);
     try {
-      await this.connect();
+      await this.backend.connect(this.#lost);
     } catch (err) {
-      await this.disconnect();
+      await this.backend.disconnect();
       throw new StoreError(
         'STORE_UNAVAILABLE',
         `${this.description}: cannot open the job queue: ${describeError(err)}`,
@@ -217,7 +142,7 @@ export abstract class BatchingStore implements JobStore {
       );
     }
     this.#state = 'up';
-    this.log('INFO', `${this.description}: job queue open`);
+    this.#log('INFO', `${this.description}: job queue open`);
   }
 
   add(job: StoredJob): Promise<void> {
@@ -232,7 +157,7 @@ export abstract class BatchingStore implements JobStore {
         ? new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`)
         : this.#state === 'down'
           ? this.#unavailable()
-          : this.refuse(job);
+          : this.backend.refuse(job);
     // Never called back before returning: the caller may still be setting up for the answer.
     if (refusal) queueMicrotask(() => settled(refusal, tag));
     else this.#enqueue({ kind: 'add', job, settled, tag });
@@ -258,7 +183,7 @@ export abstract class BatchingStore implements JobStore {
       throw this.#state === 'down'
         ? this.#unavailable()
         : new StoreError('STORE_CLOSED', `${this.description}: the job queue is not open`);
-    for await (const row of this.rows()) {
+    for await (const row of this.backend.rows()) {
       yield isGeneratedUniqueKey(row.uniqueKey) ? { ...row, generatedKey: true } : row;
     }
   }
@@ -280,7 +205,7 @@ export abstract class BatchingStore implements JobStore {
     const leftover = this.#pending.splice(0);
     this.#state = 'closed';
     if (leftover.length > 0) {
-      this.log(
+      this.#log(
         'ERROR',
         `${this.description}: closing while the database is unreachable; ${leftover.length} queued removal(s) not applied — those jobs will run again after a restart`,
       );
@@ -291,23 +216,19 @@ export abstract class BatchingStore implements JobStore {
       for (const op of leftover) op.settled(err, op.tag);
     }
     await this.#reconnecting?.catch(() => {});
-    await this.disconnect();
-    this.log('INFO', `${this.description}: job queue closed`);
+    await this.backend.disconnect();
+    this.#log('INFO', `${this.description}: job queue closed`);
   }
 
-  /**
-   * Called by a backend when its connection reports an error while idle, so that adds are
-   * refused at once instead of failing one transaction later.
-   */
-  protected connectionLost(err: unknown): void {
+  #connectionLost(err: unknown): void {
     if (this.#state !== 'up') return;
     this.#lastFailure = describeError(err);
     this.#state = 'down';
-    this.log(
+    this.#log(
       'ERROR',
       `${this.description}: connection lost (${this.#lastFailure}); background submissions are refused until it is back; reconnecting`,
     );
-    void this.disconnect();
+    void this.backend.disconnect();
     this.#scheduleReconnect();
   }
 
@@ -332,24 +253,18 @@ export abstract class BatchingStore implements JobStore {
     });
   }
 
-  /** Whether batches go out before the turn ends (in-order backends, transactions not capped). */
-  get #eager(): boolean {
-    return this.commitInOrder !== undefined && this.#policy.maxBatch === Number.MAX_SAFE_INTEGER;
-  }
-
   /**
    * Ends the turn: hands what is queued to the backend as turn-ending batches, as many as it
    * takes at a time (an empty one when eager batches went out and nothing is left, so that their
    * transaction commits).
    */
   #pump(): void {
-    const limit = this.commitInOrder ? Math.max(1, this.commitsInFlight) : 1;
     while (
       (this.#pending.length > 0 || this.#turnOpen) &&
       this.#state === 'up' &&
-      this.#turnsInFlight < limit
+      this.#turnsInFlight < this.#turnLimit
     ) {
-      this.#send(this.#pending.splice(0, this.#policy.maxBatch), true);
+      this.#send(this.#pending.splice(0), true);
     }
   }
 
@@ -376,19 +291,19 @@ export abstract class BatchingStore implements JobStore {
       this.#deferForOutage(ops);
       return;
     }
-    if (this.commitInOrder) {
-      await this.#applyInOrder(ops, endsTurn, this.commitInOrder.bind(this));
+    const backend: StoreBackend = this.backend;
+    if (backend.order === 'in-order') {
+      await this.#applyInOrder(backend, ops, endsTurn);
       return;
     }
     try {
-      if (!this.commit) throw new Error(`${this.description}: the backend cannot commit`);
-      await this.commit(coalesce(ops));
-      this.commits++;
+      await backend.commit(coalesce(ops));
+      this.#commits++;
       for (const op of ops) op.settled(undefined, op.tag);
       return;
     } catch (err) {
-      if (this.isConnectionError(err) || this.#state !== 'up') {
-        this.connectionLost(err);
+      if (backend.classify(err) === 'connection' || this.#state !== 'up') {
+        this.#connectionLost(err);
         this.#deferForOutage(ops);
         return;
       }
@@ -402,29 +317,29 @@ export abstract class BatchingStore implements JobStore {
     }
   }
 
-  async #applyInOrder(
-    ops: Operation[],
-    endsTurn: boolean,
-    commitInOrder: NonNullable<BatchingStore['commitInOrder']>,
-  ): Promise<void> {
-    let outcome: InOrderOutcome;
+  async #applyInOrder(backend: InOrderBackend, ops: Operation[], endsTurn: boolean): Promise<void> {
+    let failures: readonly (Error | undefined)[] | undefined;
     try {
-      outcome = await commitInOrder(ops, endsTurn);
+      const result = await backend.commitInOrder(ops, endsTurn);
+      this.#commits += result.transactions;
+      failures = result.failures;
     } catch (err) {
-      this.connectionLost(err);
+      this.#connectionLost(err);
       this.#deferForOutage(ops);
       return;
     }
-    const lost = outcome?.find((err) => err !== undefined && this.isConnectionError(err));
+    const lost = failures?.find(
+      (err) => err !== undefined && backend.classify(err) === 'connection',
+    );
     if (lost) {
       // The file or the disk failed under these operations: their outcome is not to be trusted.
-      this.connectionLost(lost);
+      this.#connectionLost(lost);
       this.#deferForOutage(ops);
       return;
     }
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as Operation;
-      const err = outcome?.[i];
+      const err = failures?.[i];
       if (err === undefined) op.settled(undefined, op.tag);
       else this.#fail(op, err);
     }
@@ -432,7 +347,8 @@ export abstract class BatchingStore implements JobStore {
 
   /** Rejects one operation the database refused, with a clear error, and logs it. */
   #fail(op: Operation, err: unknown): void {
-    const code: StoreErrorCode = this.isTooLargeError(err) ? 'JOB_TOO_LARGE' : 'STORE_FAILED';
+    const code: StoreErrorCode =
+      this.backend.classify(err) === 'too-large' ? 'JOB_TOO_LARGE' : 'STORE_FAILED';
     const what =
       op.kind === 'add'
         ? `cannot store job ${op.job.functionName}/${op.job.uniqueKey}`
@@ -440,7 +356,7 @@ export abstract class BatchingStore implements JobStore {
     const failure = new StoreError(code, `${this.description}: ${what}: ${describeError(err)}`, {
       cause: err,
     });
-    this.log('ERROR', failure.message);
+    this.#log('ERROR', failure.message);
     op.settled(failure, op.tag);
   }
 
@@ -464,13 +380,7 @@ export abstract class BatchingStore implements JobStore {
 
   #scheduleReconnect(): void {
     if (this.#state !== 'down' || this.#reconnectTimer) return;
-    const { initialDelayMs, maxDelayMs } = this.#policy;
-    const ceiling = Math.min(
-      maxDelayMs,
-      initialDelayMs * 2 ** Math.min(this.#reconnectAttempts, 20),
-    );
-    // Full jitter on the upper half, so many servers do not reconnect in step.
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = backoffDelay(this.#reconnect, this.#reconnectAttempts);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       this.#reconnecting = this.#tryReconnect().finally(() => (this.#reconnecting = undefined));
@@ -481,12 +391,12 @@ export abstract class BatchingStore implements JobStore {
     if (this.#state !== 'down') return;
     this.#reconnectAttempts++;
     try {
-      await this.disconnect();
-      await this.connect();
+      await this.backend.disconnect();
+      await this.backend.connect(this.#lost);
     } catch (err) {
-      await this.disconnect();
+      await this.backend.disconnect();
       this.#lastFailure = describeError(err);
-      this.log(
+      this.#log(
         'WARNING',
         `${this.description}: reconnection attempt ${this.#reconnectAttempts} failed (${this.#lastFailure}); retrying`,
       );
@@ -494,10 +404,10 @@ export abstract class BatchingStore implements JobStore {
       return;
     }
     if (this.#state !== 'down') {
-      await this.disconnect();
+      await this.backend.disconnect();
       return;
     }
-    this.log(
+    this.#log(
       'NOTICE',
       `${this.description}: reconnected after ${this.#reconnectAttempts} attempt(s); ${this.#pending.length} queued removal(s) being applied`,
     );

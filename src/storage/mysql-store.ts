@@ -1,17 +1,21 @@
 import { createConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
-import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
+import { mysqlDialect, placeholderList } from '../sql/dialect.js';
+import {
+  describeMysql,
+  mysqlConnectionOptions,
+  type MysqlConnection,
+} from '../sql/mysql-connection.js';
+import { classifySqlError, type SqlErrorKind } from '../sql/sql-errors.js';
+import { checkTableName } from '../sql/table-name.js';
+import { BatchingStore, type BatchingStoreOptions } from './batching-store.js';
 import type { StoredJob, StoredJobKey } from './job-store.js';
-import { checkTableName, tableRowToJob, type QueueTableRow } from './row.js';
-import { StoreError } from './store-error.js';
+import { QUEUE_COLUMNS, QUEUE_KEY, tableRowToJob, type QueueTableRow } from './row.js';
+import type { Batch, CoalescingBackend } from './store-backend.js';
+import { silentLogger, StoreError, type StoreLogger } from './store-error.js';
 
 /** Where the MySQL / MariaDB queue lives (gearmand's `--mysql-*` flags). */
-export interface MysqlStoreOptions extends BatchingStoreOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  readonly database: string;
+export interface MysqlStoreOptions extends BatchingStoreOptions, MysqlConnection {
   /** gearmand's `--mysql-table`, default `gearman_queue`. */
   readonly table?: string;
 }
@@ -22,44 +26,34 @@ const LARGE_ROW_BYTES = 256 * 1024;
 const PACKET_OVERHEAD = 64 * 1024;
 const DELETE_CHUNK = 500;
 
-const CONNECTION_CODES = new Set([
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'ER_SERVER_SHUTDOWN',
-  'ER_CONNECTION_KILLED',
-  'ER_NET_PACKET_TOO_LARGE',
-  'ER_CON_COUNT_ERROR',
-]);
+type Statement = (c: mysql.Connection) => Promise<unknown>;
 
 /**
  * gearmand's MySQL queue: `unique_key VARCHAR(64), function_name VARCHAR(255), priority INT,
  * data LONGBLOB, when_to_run INT, UNIQUE KEY (unique_key, function_name)`, plus our nullable
- * `reducer` column. Tables we create compare keys byte for byte (a binary, no-pad collation), so `A` and `a`
- * are different jobs as in every other backend; a taken-over table keeps its own collation.
+ * `reducer` column. Tables we create compare keys byte for byte (a binary, no-pad collation), so
+ * `A` and `a` are different jobs as in every other backend; a taken-over table keeps its own
+ * collation.
  *
  * Small rows go in multi-row INSERT … ON DUPLICATE KEY UPDATE statements sized to stay under the
  * server's `max_allowed_packet`; a job that could never fit is refused with JOB_TOO_LARGE up
  * front — gearmand instead loses the connection and retries forever (issue #126).
  */
-export class MysqlStore extends BatchingStore {
+export class MysqlBackend implements CoalescingBackend {
+  readonly order = 'coalesced';
   readonly description: string;
-  readonly #options: MysqlStoreOptions;
+  readonly #options: mysql.ConnectionOptions;
   readonly #table: string;
+  readonly #log: StoreLogger;
   #connection: mysql.Connection | undefined;
   #connectionId: number | undefined;
   #maxPacket = 16 * 1024 * 1024;
 
   constructor(options: MysqlStoreOptions) {
-    super(options);
-    this.#options = options;
+    this.#options = mysqlConnectionOptions(options);
     this.#table = checkTableName(options.table ?? 'gearman_queue');
-    this.description = `mysql:${options.host}:${options.port}/${options.database} (table ${this.#table})`;
+    this.#log = options.log ?? silentLogger;
+    this.description = `${describeMysql(options)} (table ${this.#table})`;
   }
 
   /** The server's id of the current connection (what `KILL` takes). */
@@ -72,30 +66,12 @@ export class MysqlStore extends BatchingStore {
     return this.#maxPacket;
   }
 
-  #connectionOptions(): mysql.ConnectionOptions {
-    const o = this.#options;
-    return {
-      host: o.host,
-      port: o.port,
-      user: o.user,
-      password: o.password,
-      database: o.database,
-      connectTimeout: 10_000,
-      supportBigNumbers: true,
-    };
-  }
-
-  async #newConnection(): Promise<mysql.Connection> {
-    const connection = await mysql.createConnection(this.#connectionOptions());
+  async connect(lost: (err: unknown) => void): Promise<void> {
+    const connection = await mysql.createConnection(this.#options);
     // Without a listener an idle connection's error would crash the process.
     connection.on('error', (err: unknown) => {
-      if (connection === this.#connection) this.connectionLost(err);
+      if (connection === this.#connection) lost(err);
     });
-    return connection;
-  }
-
-  protected async connect(): Promise<void> {
-    const connection = await this.#newConnection();
     this.#connection = connection;
     const t = this.#table;
     // Keys compare byte for byte and without padding ('a' ≠ 'a '): MariaDB's utf8mb4_nopad_bin,
@@ -121,13 +97,13 @@ export class MysqlStore extends BatchingStore {
     );
     this.#maxPacket = Number(info[0]?.maxPacket ?? this.#maxPacket);
     this.#connectionId = Number(info[0]?.id);
-    this.log(
+    this.#log(
       'DEBUG',
       `${this.description}: connected (connection id ${this.#connectionId}, max_allowed_packet ${this.#maxPacket})`,
     );
   }
 
-  protected async disconnect(): Promise<void> {
+  async disconnect(): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
     this.#connectionId = undefined;
@@ -135,7 +111,7 @@ export class MysqlStore extends BatchingStore {
     await connection.end().catch(() => connection.destroy());
   }
 
-  protected override async commit(batch: Batch): Promise<void> {
+  async commit(batch: Batch): Promise<void> {
     const connection = this.#connection;
     if (!connection)
       throw Object.assign(new Error('not connected'), { code: 'PROTOCOL_CONNECTION_LOST' });
@@ -155,34 +131,37 @@ export class MysqlStore extends BatchingStore {
     }
   }
 
-  #statements(batch: Batch): ((c: mysql.Connection) => Promise<unknown>)[] {
+  #statements(batch: Batch): Statement[] {
     const t = this.#table;
-    const statements: ((c: mysql.Connection) => Promise<unknown>)[] = [];
+    const statements: Statement[] = [];
     for (let i = 0; i < batch.deletes.length; i += DELETE_CHUNK) {
       const keys: StoredJobKey[] = batch.deletes.slice(i, i + DELETE_CHUNK);
       const where = keys.map(() => '(unique_key = ? AND function_name = ?)').join(' OR ');
       const values = keys.flatMap((k) => [k.uniqueKey, k.functionName]);
       statements.push((c) => c.query(`DELETE FROM ${t} WHERE ${where}`, values));
     }
-    const insert = `INSERT INTO ${t} (unique_key, function_name, priority, data, when_to_run, reducer) VALUES `;
-    const update =
-      ' ON DUPLICATE KEY UPDATE priority = VALUES(priority), data = VALUES(data), when_to_run = VALUES(when_to_run), reducer = VALUES(reducer)';
+    const row = `(${placeholderList(QUEUE_COLUMNS.length)})`;
+    const upsert = (rows: number): string =>
+      mysqlDialect.upsert(
+        t,
+        QUEUE_COLUMNS,
+        QUEUE_KEY,
+        `VALUES ${Array(rows).fill(row).join(', ')}`,
+      );
     const budget = Math.max(1024 * 1024, this.#maxPacket - PACKET_OVERHEAD);
     let rows: StoredJob[] = [];
     let bytes = 0;
     const pushRows = (): void => {
       if (rows.length === 0) return;
       const chunk = rows;
-      const values = chunk.flatMap(values6);
-      statements.push((c) =>
-        c.query(insert + chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ') + update, values),
-      );
+      const values = chunk.flatMap(rowValues);
+      statements.push((c) => c.query(upsert(chunk.length), values));
       rows = [];
       bytes = 0;
     };
     for (const job of batch.upserts) {
       if (job.data.length > LARGE_ROW_BYTES) {
-        statements.push((c) => c.execute(`${insert}(?, ?, ?, ?, ?, ?)${update}`, values6(job)));
+        statements.push((c) => c.execute(upsert(1), rowValues(job)));
         continue;
       }
       // Text protocol: a buffer travels as hex, strings may be escaped to twice their size.
@@ -195,16 +174,14 @@ export class MysqlStore extends BatchingStore {
     return statements;
   }
 
-  protected async *rows(): AsyncIterable<StoredJob> {
+  async *rows(): AsyncIterable<StoredJob> {
     // Its own connection, streaming, so a million rows neither sit in memory nor block commits.
-    const connection = createConnection(this.#connectionOptions());
+    const connection = createConnection(this.#options);
     // Errors surface through the stream; this keeps an 'error' event from being unhandled.
     connection.on('error', () => {});
     try {
       const stream = connection
-        .query(
-          `SELECT unique_key, function_name, priority, data, when_to_run, reducer FROM ${this.#table}`,
-        )
+        .query(`SELECT ${QUEUE_COLUMNS.join(', ')} FROM ${this.#table}`)
         .stream({ highWaterMark: 1000 });
       for await (const row of stream as AsyncIterable<QueueTableRow>) {
         yield tableRowToJob(row);
@@ -214,20 +191,11 @@ export class MysqlStore extends BatchingStore {
     }
   }
 
-  protected isConnectionError(err: unknown): boolean {
-    const e = err as { code?: unknown; fatal?: unknown; message?: unknown };
-    if (e.fatal === true) return true;
-    if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
-    return (
-      typeof e.message === 'string' && /closed state|connection lost|not connected/i.test(e.message)
-    );
+  classify(err: unknown): SqlErrorKind {
+    return classifySqlError('mysql', err);
   }
 
-  protected override isTooLargeError(err: unknown): boolean {
-    return (err as { code?: unknown }).code === 'ER_NET_PACKET_TOO_LARGE';
-  }
-
-  protected override refuse(job: StoredJob): StoreError | undefined {
+  refuse(job: StoredJob): StoreError | undefined {
     const limit = this.#maxPacket - PACKET_OVERHEAD;
     if (job.data.length <= limit) return undefined;
     return new StoreError(
@@ -237,7 +205,8 @@ export class MysqlStore extends BatchingStore {
   }
 }
 
-function values6(job: StoredJob): (string | number | Buffer | null)[] {
+/** gearmand's column order, for a row's statement parameters. */
+function rowValues(job: StoredJob): (string | number | Buffer | null)[] {
   return [
     job.uniqueKey,
     job.functionName,
@@ -246,4 +215,11 @@ function values6(job: StoredJob): (string | number | Buffer | null)[] {
     job.whenToRun,
     job.reducer ?? null,
   ];
+}
+
+/** The MySQL / MariaDB queue: {@link BatchingStore} over a {@link MysqlBackend}. */
+export class MysqlStore extends BatchingStore<MysqlBackend> {
+  constructor(options: MysqlStoreOptions) {
+    super(new MysqlBackend(options), options);
+  }
 }

@@ -1,9 +1,13 @@
 import pg from 'pg';
-import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
-import { describePostgres, parseConninfo, type PostgresConnection } from './conninfo.js';
+import { postgresDialect } from '../sql/dialect.js';
+import { describePostgres, postgresClientConfig } from '../sql/postgres-connection.js';
+import { classifySqlError, type SqlErrorKind } from '../sql/sql-errors.js';
+import { checkTableName } from '../sql/table-name.js';
+import { BatchingStore, type BatchingStoreOptions } from './batching-store.js';
 import type { StoredJob } from './job-store.js';
-import { checkTableName, tableRowToJob, type QueueTableRow } from './row.js';
-import { StoreError } from './store-error.js';
+import { QUEUE_COLUMNS, QUEUE_KEY, tableRowToJob, type QueueTableRow } from './row.js';
+import type { Batch, CoalescingBackend } from './store-backend.js';
+import { silentLogger, StoreError, type StoreLogger } from './store-error.js';
 
 /** Where the PostgreSQL queue lives. */
 export interface PostgresStoreOptions extends BatchingStoreOptions {
@@ -19,9 +23,6 @@ const MAX_DATA_BYTES = 500 * 1024 * 1024;
 // Above this, a batch is split into several statements inside one explicit transaction.
 const STATEMENT_BYTES = 64 * 1024 * 1024;
 
-const CONNECTION_MESSAGES =
-  /Connection terminated|connection error|not queryable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|timeout expired|Client was closed/i;
-
 /**
  * gearmand's `libpq` queue: `CREATE TABLE IF NOT EXISTS <table> (unique_key VARCHAR(64),
  * function_name VARCHAR(255), priority INTEGER, data BYTEA, when_to_run INTEGER,
@@ -31,18 +32,31 @@ const CONNECTION_MESSAGES =
  * A flush is one statement — a data-modifying CTE that deletes and upserts from arrays — so a
  * batch of any size costs one round trip and one WAL flush.
  */
-export class PostgresStore extends BatchingStore {
+export class PostgresBackend implements CoalescingBackend {
+  readonly order = 'coalesced';
   readonly description: string;
-  readonly #connection: PostgresConnection;
+  readonly #config: pg.ClientConfig;
   readonly #table: string;
+  readonly #log: StoreLogger;
+  /** The flush statement's text: delete the removed keys, upsert the rest, from arrays. */
+  readonly #flush: string;
   #client: pg.Client | undefined;
   #backendPid: number | undefined;
 
   constructor(options: PostgresStoreOptions) {
-    super(options);
-    this.#connection = parseConninfo(options.conninfo);
-    this.#table = checkTableName(options.table ?? 'queue');
-    this.description = `postgres:${describePostgres(this.#connection)} (table ${this.#table})`;
+    this.#config = postgresClientConfig(options.conninfo);
+    this.#log = options.log ?? silentLogger;
+    const t = checkTableName(options.table ?? 'queue');
+    this.#table = t;
+    this.description = `postgres:${describePostgres(this.#config)} (table ${t})`;
+    this.#flush =
+      `WITH gone AS (DELETE FROM ${t} WHERE (unique_key, function_name) IN (SELECT * FROM unnest($1::text[], $2::text[]))) ` +
+      postgresDialect.upsert(
+        t,
+        QUEUE_COLUMNS,
+        QUEUE_KEY,
+        'SELECT * FROM unnest($3::text[], $4::text[], $5::int[], $6::bytea[], $7::int[], $8::text[])',
+      );
   }
 
   /** The server process of the current connection (what `pg_terminate_backend` takes). */
@@ -50,18 +64,19 @@ export class PostgresStore extends BatchingStore {
     return this.#backendPid;
   }
 
-  async #newClient(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionTimeoutMillis: 10_000, ...this.#connection });
+  /** A connected client; `lost` hears of its errors while it is the store's connection. */
+  async #newClient(lost: (err: unknown) => void): Promise<pg.Client> {
+    const client = new pg.Client(this.#config);
     // Without a listener an idle connection's error would crash the process.
     client.on('error', (err) => {
-      if (client === this.#client) this.connectionLost(err);
+      if (client === this.#client) lost(err);
     });
     await client.connect();
     return client;
   }
 
-  protected async connect(): Promise<void> {
-    const client = await this.#newClient();
+  async connect(lost: (err: unknown) => void): Promise<void> {
+    const client = await this.#newClient(lost);
     this.#client = client;
     const t = this.#table;
     await client.query(
@@ -71,10 +86,10 @@ export class PostgresStore extends BatchingStore {
     await client.query(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS reducer TEXT`);
     const pid = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     this.#backendPid = pid.rows[0]?.pid;
-    this.log('DEBUG', `${this.description}: connected (backend pid ${String(this.#backendPid)})`);
+    this.#log('DEBUG', `${this.description}: connected (backend pid ${String(this.#backendPid)})`);
   }
 
-  protected async disconnect(): Promise<void> {
+  async disconnect(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
     this.#backendPid = undefined;
@@ -82,7 +97,7 @@ export class PostgresStore extends BatchingStore {
     await client.end().catch(() => {});
   }
 
-  protected override async commit(batch: Batch): Promise<void> {
+  async commit(batch: Batch): Promise<void> {
     const client = this.#client;
     if (!client) throw new Error('Connection terminated: not connected');
     const chunks = this.#chunks(batch);
@@ -101,18 +116,13 @@ export class PostgresStore extends BatchingStore {
   }
 
   #chunks(batch: Batch): pg.QueryConfig[] {
-    const t = this.#table;
     const statements: pg.QueryConfig[] = [];
     let upserts: StoredJob[] = [];
     let bytes = 0;
     const flushUpserts = (deletes: Batch['deletes']): void => {
       statements.push({
-        name: `gearbox-flush-${t}`,
-        text:
-          `WITH gone AS (DELETE FROM ${t} WHERE (unique_key, function_name) IN (SELECT * FROM unnest($1::text[], $2::text[]))) ` +
-          `INSERT INTO ${t} (unique_key, function_name, priority, data, when_to_run, reducer) ` +
-          `SELECT * FROM unnest($3::text[], $4::text[], $5::int[], $6::bytea[], $7::int[], $8::text[]) ` +
-          `ON CONFLICT (unique_key, function_name) DO UPDATE SET priority = EXCLUDED.priority, data = EXCLUDED.data, when_to_run = EXCLUDED.when_to_run, reducer = EXCLUDED.reducer`,
+        name: `gearbox-flush-${this.#table}`,
+        text: this.#flush,
         values: [
           deletes.map((k) => k.uniqueKey),
           deletes.map((k) => k.functionName),
@@ -140,13 +150,14 @@ export class PostgresStore extends BatchingStore {
     return statements;
   }
 
-  protected async *rows(): AsyncIterable<StoredJob> {
-    // Its own connection: the replay transaction must not swallow concurrent commits.
-    const client = await this.#newClient();
+  async *rows(): AsyncIterable<StoredJob> {
+    // Its own connection: the replay transaction must not swallow concurrent commits. Its
+    // errors surface through the statements.
+    const client = await this.#newClient(() => undefined);
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(
-        `DECLARE gearbox_replay NO SCROLL CURSOR FOR SELECT unique_key, function_name, priority, data, when_to_run, reducer FROM ${this.#table}`,
+        `DECLARE gearbox_replay NO SCROLL CURSOR FOR SELECT ${QUEUE_COLUMNS.join(', ')} FROM ${this.#table}`,
       );
       for (let round = 0; round < Number.MAX_SAFE_INTEGER; round++) {
         // Binary results: bytea arrives as raw bytes instead of hex text (three times faster).
@@ -167,27 +178,22 @@ export class PostgresStore extends BatchingStore {
     }
   }
 
-  protected isConnectionError(err: unknown): boolean {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      // Class 08: connection exception; 57P0x: the server is shutting down or killed us.
-      if (/^08|^57P0[1-3]$/.test(code)) return true;
-      if (/^E[A-Z]+$/.test(code)) return /ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/.test(code);
-    }
-    return CONNECTION_MESSAGES.test(err instanceof Error ? err.message : String(err));
+  classify(err: unknown): SqlErrorKind {
+    return classifySqlError('postgres', err);
   }
 
-  protected override isTooLargeError(err: unknown): boolean {
-    const code = (err as { code?: unknown }).code;
-    const message = err instanceof Error ? err.message : '';
-    return code === '54000' || /invalid memory alloc request size|out of memory/i.test(message);
-  }
-
-  protected override refuse(job: StoredJob): StoreError | undefined {
+  refuse(job: StoredJob): StoreError | undefined {
     if (job.data.length <= MAX_DATA_BYTES) return undefined;
     return new StoreError(
       'JOB_TOO_LARGE',
       `${this.description}: job ${job.functionName}/${job.uniqueKey} is ${job.data.length} bytes; this PostgreSQL queue stores at most ${MAX_DATA_BYTES}`,
     );
+  }
+}
+
+/** The PostgreSQL queue: {@link BatchingStore} over a {@link PostgresBackend}. */
+export class PostgresStore extends BatchingStore<PostgresBackend> {
+  constructor(options: PostgresStoreOptions) {
+    super(new PostgresBackend(options), options);
   }
 }

@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
-import { BatchingStore, type Batch, type BatchingStoreOptions } from './batching-store.js';
+import { errorMessage } from '../protocol/errors.js';
+import { BatchingStore, type BatchingStoreOptions } from './batching-store.js';
 import type { StoredJob } from './job-store.js';
 import { rowToJob } from './row.js';
-import { StoreError } from './store-error.js';
+import type { Batch, CoalescingBackend } from './store-backend.js';
+import { silentLogger, StoreError, type StoreLogger } from './store-error.js';
 
 /** Where the Redis queue lives (gearmand's `--redis-*` flags). */
 export interface RedisStoreOptions extends BatchingStoreOptions {
@@ -35,16 +37,18 @@ function escapeGlob(text: string): string {
  * time. Durability is what the Redis server is configured for: a write is acknowledged once it
  * is in memory; only `appendonly yes` with `appendfsync always` makes it survive power loss.
  */
-export class RedisStore extends BatchingStore {
+export class RedisBackend implements CoalescingBackend {
+  readonly order = 'coalesced';
   readonly description: string;
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
+  readonly #log: StoreLogger;
   #redis: Redis | undefined;
   #clientId: number | undefined;
 
   constructor(options: RedisStoreOptions) {
-    super(options);
     this.#options = options;
+    this.#log = options.log ?? silentLogger;
     this.#prefix = options.prefix ?? '_gear_';
     this.description = `redis:${options.host}:${options.port} (prefix ${this.#prefix})`;
   }
@@ -73,21 +77,21 @@ export class RedisStore extends BatchingStore {
     });
   }
 
-  protected async connect(): Promise<void> {
+  async connect(lost: (err: unknown) => void): Promise<void> {
     const redis = this.#newClient();
     this.#redis = redis;
     redis.on('error', (err: unknown) => {
-      if (redis === this.#redis) this.connectionLost(err);
+      if (redis === this.#redis) lost(err);
     });
     redis.on('close', () => {
-      if (redis === this.#redis) this.connectionLost(new Error('connection closed by the server'));
+      if (redis === this.#redis) lost(new Error('connection closed by the server'));
     });
     await redis.connect();
     this.#clientId = Number(await redis.client('ID'));
-    this.log('DEBUG', `${this.description}: connected (client id ${this.#clientId})`);
+    this.#log('DEBUG', `${this.description}: connected (client id ${this.#clientId})`);
   }
 
-  protected disconnect(): Promise<void> {
+  disconnect(): Promise<void> {
     const redis = this.#redis;
     this.#redis = undefined;
     this.#clientId = undefined;
@@ -95,7 +99,7 @@ export class RedisStore extends BatchingStore {
     return Promise.resolve();
   }
 
-  protected override async commit(batch: Batch): Promise<void> {
+  async commit(batch: Batch): Promise<void> {
     const redis = this.#redis;
     if (!redis) throw new Error('Connection is closed.');
     const multi = redis.multi();
@@ -117,7 +121,7 @@ export class RedisStore extends BatchingStore {
     for (const [err] of results) if (err) throw err;
   }
 
-  protected async *rows(): AsyncIterable<StoredJob> {
+  async *rows(): AsyncIterable<StoredJob> {
     const redis = this.#redis;
     if (!redis) throw new Error('Connection is closed.');
     const match = `${escapeGlob(this.#prefix)}-*`;
@@ -134,7 +138,7 @@ export class RedisStore extends BatchingStore {
           const key = keys[i] ?? '';
           if (err) {
             // Another type under our prefix (WRONGTYPE): not ours, say so and go on.
-            this.log('WARNING', `${this.description}: skipping key ${key}: ${err.message}`);
+            this.#log('WARNING', `${this.description}: skipping key ${key}: ${err.message}`);
             continue;
           }
           const job = this.#parse(key, hash as Record<string, Buffer> | null);
@@ -153,7 +157,7 @@ export class RedisStore extends BatchingStore {
       const rest = key.slice(this.#prefix.length + 1);
       const dash = rest.indexOf('-');
       if (dash < 0) {
-        this.log(
+        this.#log(
           'WARNING',
           `${this.description}: skipping key ${key}: not <prefix>-<function>-<unique>`,
         );
@@ -172,13 +176,15 @@ export class RedisStore extends BatchingStore {
     );
   }
 
-  protected isConnectionError(err: unknown): boolean {
+  /** Redis refuses commands only for what they are (WRONGTYPE, OOM, …): `connection` or `refused`. */
+  classify(err: unknown): 'connection' | 'refused' {
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E(CONN|PIPE|TIMEDOUT|HOSTUNREACH)/.test(code)) return true;
-    return CONNECTION_MESSAGES.test(err instanceof Error ? err.message : String(err));
+    if (typeof code === 'string' && /^E(CONN|PIPE|TIMEDOUT|HOSTUNREACH)/.test(code))
+      return 'connection';
+    return CONNECTION_MESSAGES.test(errorMessage(err)) ? 'connection' : 'refused';
   }
 
-  protected override refuse(job: StoredJob): StoreError | undefined {
+  refuse(job: StoredJob): StoreError | undefined {
     if (job.whenToRun > 0) {
       return new StoreError(
         'EPOCH_NOT_SUPPORTED',
@@ -190,5 +196,12 @@ export class RedisStore extends BatchingStore {
       'JOB_TOO_LARGE',
       `${this.description}: job ${job.functionName}/${job.uniqueKey} is ${job.data.length} bytes; Redis stores at most ${MAX_DATA_BYTES}`,
     );
+  }
+}
+
+/** The Redis queue: {@link BatchingStore} over a {@link RedisBackend}. */
+export class RedisStore extends BatchingStore<RedisBackend> {
+  constructor(options: RedisStoreOptions) {
+    super(new RedisBackend(options), options);
   }
 }

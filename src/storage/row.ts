@@ -1,17 +1,17 @@
 import type { StoredJob } from './job-store.js';
 
-/**
- * Table names go into SQL text (no database lets them be parameters), so only plain identifiers
- * are accepted — gearmand's own defaults (`gearman_queue`, `queue`) are such names.
- */
-export function checkTableName(table: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
-    throw new TypeError(
-      `invalid queue table name ${JSON.stringify(table)}: use letters, digits and '_' (at most 63), not starting with a digit`,
-    );
-  }
-  return table;
-}
+/** gearmand's queue-table columns, plus our `reducer`, in the order every statement names them. */
+export const QUEUE_COLUMNS = [
+  'unique_key',
+  'function_name',
+  'priority',
+  'data',
+  'when_to_run',
+  'reducer',
+] as const;
+
+/** The key of gearmand's queue tables. */
+export const QUEUE_KEY = ['unique_key', 'function_name'] as const;
 
 function text(value: unknown): string {
   if (typeof value === 'string') return value;

@@ -8,7 +8,7 @@
  * lengths of function name, unique key, reducer (i32, -1 for none) and data (u32), then those
  * bytes (names as UTF-8). A remove leaves priority, time, reducer and data empty.
  */
-import type { StoredJobKeyOperation } from './batching-store.js';
+import type { StoredJobKeyOperation } from './store-backend.js';
 
 const ADD = 0;
 const REMOVE = 1;

@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../protocol/errors.js';
+import { placeholderList, sqliteDialect } from '../sql/dialect.js';
+import { QUEUE_COLUMNS, QUEUE_KEY } from './row.js';
 import { readOperations, type PackedOperations } from './sqlite-batch.js';
 import { SqliteSpace, WAL_SIZE_LIMIT } from './sqlite-space.js';
 
@@ -36,7 +39,7 @@ export interface SqliteQueue {
 
 /** Rows per multi-row INSERT: a quarter less time per row than one statement per row. */
 const ROWS_PER_INSERT = 16;
-const COLUMNS = 6;
+const COLUMNS = QUEUE_COLUMNS.length;
 /** Steps the open runs at most to give back what an earlier run left free. */
 const OPEN_RECLAIM_STEPS = 10_000;
 
@@ -80,12 +83,17 @@ export function openSqliteQueue(
     for (let i = 0; i < OPEN_RECLAIM_STEPS && space.step(); i++);
   } catch (err) {
     // Space is not worth failing the open for; the next drain tries again.
-    warn(`${file}: cannot give free space back at open: ${(err as Error).message}`);
+    warn(`${file}: cannot give free space back at open: ${errorMessage(err)}`);
   }
-  const columns = '(unique_key, function_name, priority, data, when_to_run, reducer)';
+  const row = `(${placeholderList(COLUMNS)})`;
   const insertStatement = (rows: number): Database.Statement =>
     db.prepare(
-      `INSERT OR REPLACE INTO ${table} ${columns} VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      sqliteDialect.upsert(
+        table,
+        QUEUE_COLUMNS,
+        QUEUE_KEY,
+        `VALUES ${Array(rows).fill(row).join(', ')}`,
+      ),
     );
   const insertOne = insertStatement(1);
   const insertMany = insertStatement(ROWS_PER_INSERT);

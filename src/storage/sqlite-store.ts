@@ -1,15 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import {
-  BatchingStore,
-  type BatchingStoreOptions,
-  type InOrderOutcome,
-  type StoredJobKeyOperation,
-} from './batching-store.js';
+import { classifySqlError, type SqlErrorKind } from '../sql/sql-errors.js';
+import { checkTableName } from '../sql/table-name.js';
+import { BatchingStore, type BatchingStoreOptions } from './batching-store.js';
 import type { StoredJob } from './job-store.js';
-import { checkTableName, rowToJob } from './row.js';
+import { QUEUE_COLUMNS, rowToJob } from './row.js';
 import { packOperations } from './sqlite-batch.js';
-import { StoreError } from './store-error.js';
+import type { InOrderBackend, InOrderResult, StoredJobKeyOperation } from './store-backend.js';
+import { silentLogger, StoreError, type StoreLogger } from './store-error.js';
 
 /** Where and how the SQLite queue lives. */
 export interface SqliteStoreOptions extends BatchingStoreOptions {
@@ -47,7 +45,7 @@ interface ThreadReply {
 }
 
 interface Waiter {
-  resolve(outcome: InOrderOutcome): void;
+  resolve(result: InOrderResult): void;
   reject(err: Error): void;
 }
 
@@ -55,11 +53,13 @@ function threadError(error: ThreadError): Error {
   return Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
 }
 
-/** The thread's per-operation failures as `commitInOrder` reports them. */
-function outcomeOf(failures: readonly [number, ThreadError][]): InOrderOutcome {
-  const outcome: (Error | undefined)[] = [];
-  for (const [index, error] of failures) outcome[index] = threadError(error);
-  return outcome;
+/** The thread's answer to a batch as `commitInOrder` reports it. */
+function resultOf(reply: ThreadReply): InOrderResult {
+  const transactions = reply.transactions ?? 0;
+  if (!reply.failures) return { failures: undefined, transactions };
+  const failures: (Error | undefined)[] = [];
+  for (const [index, error] of reply.failures) failures[index] = threadError(error);
+  return { failures, transactions };
 }
 
 /**
@@ -72,22 +72,25 @@ function outcomeOf(failures: readonly [number, ThreadError][]): InOrderOutcome {
  * fsync wait overlaps with the server's work, and batches travel there packed in one transferred
  * buffer each (sqlite-batch.ts); replay reads on the calling thread.
  */
-export class SqliteStore extends BatchingStore {
+export class SqliteBackend implements InOrderBackend {
+  readonly order = 'in-order';
+  readonly turnsInFlight = BATCHES_IN_FLIGHT;
   readonly description: string;
   readonly #file: string;
   readonly #table: string;
+  readonly #log: StoreLogger;
   #thread: Worker | undefined;
   #nextId = 1;
   readonly #waiting = new Map<number, Waiter>();
 
   constructor(options: SqliteStoreOptions) {
-    super(options);
     this.#file = options.file;
+    this.#log = options.log ?? silentLogger;
     this.#table = checkTableName(options.table ?? 'gearman_queue');
     this.description = `sqlite:${this.#file} (table ${this.#table})`;
   }
 
-  protected async connect(): Promise<void> {
+  async connect(lost: (err: unknown) => void): Promise<void> {
     const thread = new Worker(new URL('./sqlite-thread.js', import.meta.url), {
       workerData: { file: this.#file, table: this.#table },
     });
@@ -109,37 +112,37 @@ export class SqliteStore extends BatchingStore {
     }
     this.#thread = thread;
     thread.on('message', (reply: ThreadReply) => {
-      if (reply.warning !== undefined) this.log('WARNING', `${this.description}: ${reply.warning}`);
+      if (reply.warning !== undefined)
+        this.#log('WARNING', `${this.description}: ${reply.warning}`);
       if (reply.id === undefined) return;
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);
-      this.commits += reply.transactions ?? 0;
       if (reply.error) waiter?.reject(threadError(reply.error));
-      else waiter?.resolve(reply.failures && outcomeOf(reply.failures));
+      else waiter?.resolve(resultOf(reply));
     });
     const gone = (err: Error): void => {
       for (const waiter of this.#waiting.values()) waiter.reject(err);
       this.#waiting.clear();
       if (thread === this.#thread) {
         this.#thread = undefined;
-        this.connectionLost(err);
+        lost(err);
       }
     };
     thread.on('error', (err) => gone(err));
     thread.on('exit', (code) => gone(new Error(`${THREAD_GONE} (exit ${code})`)));
   }
 
-  #send(message: object, transfer?: ArrayBuffer[]): Promise<InOrderOutcome> {
+  #send(message: object, transfer?: ArrayBuffer[]): Promise<InOrderResult> {
     const thread = this.#thread;
     if (!thread) return Promise.reject(new Error(`${THREAD_GONE}: not open`));
     const id = this.#nextId++;
-    return new Promise<InOrderOutcome>((resolve, reject) => {
+    return new Promise<InOrderResult>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
       thread.postMessage({ id, ...message }, transfer);
     });
   }
 
-  protected async disconnect(): Promise<void> {
+  async disconnect(): Promise<void> {
     const thread = this.#thread;
     if (!thread) return;
     try {
@@ -155,20 +158,16 @@ export class SqliteStore extends BatchingStore {
     await thread.terminate();
   }
 
-  protected override get commitsInFlight(): number {
-    return BATCHES_IN_FLIGHT;
-  }
-
-  protected override commitInOrder(
+  commitInOrder(
     operations: readonly StoredJobKeyOperation[],
     endsTurn: boolean,
-  ): Promise<InOrderOutcome> {
+  ): Promise<InOrderResult> {
     if (operations.length === 0) return this.#send({ endsTurn });
     const packed = packOperations(operations);
     return this.#send({ packed, endsTurn }, [packed.buffer]);
   }
 
-  protected async *rows(): AsyncIterable<StoredJob> {
+  async *rows(): AsyncIterable<StoredJob> {
     // A reader of its own: in WAL mode it sees every committed row while the thread writes.
     const db = new Database(this.#file, { readonly: true, fileMustExist: true });
     try {
@@ -177,7 +176,7 @@ export class SqliteStore extends BatchingStore {
       // Rows as arrays (no per-row object with named keys): a third faster on a big queue.
       const select = db
         .prepare(
-          `SELECT rowid, unique_key, function_name, priority, data, when_to_run, reducer FROM ${this.#table} WHERE rowid > ? ORDER BY rowid LIMIT 5000`,
+          `SELECT rowid, ${QUEUE_COLUMNS.join(', ')} FROM ${this.#table} WHERE rowid > ? ORDER BY rowid LIMIT 5000`,
         )
         .raw(true);
       let after = -Infinity;
@@ -196,25 +195,22 @@ export class SqliteStore extends BatchingStore {
     }
   }
 
-  protected isConnectionError(err: unknown): boolean {
-    const code = (err as { code?: unknown }).code;
-    if (
-      typeof code === 'string' &&
-      /^SQLITE_(IOERR|FULL|CANTOPEN|NOTADB|CORRUPT|READONLY)/.test(code)
-    )
-      return true;
-    return err instanceof Error && err.message.startsWith(THREAD_GONE);
+  classify(err: unknown): SqlErrorKind {
+    return classifySqlError('sqlite', err);
   }
 
-  protected override isTooLargeError(err: unknown): boolean {
-    return (err as { code?: unknown }).code === 'SQLITE_TOOBIG';
-  }
-
-  protected override refuse(job: StoredJob): StoreError | undefined {
+  refuse(job: StoredJob): StoreError | undefined {
     if (job.data.length < SQLITE_MAX_LENGTH) return undefined;
     return new StoreError(
       'JOB_TOO_LARGE',
       `${this.description}: job ${job.functionName}/${job.uniqueKey} is ${job.data.length} bytes; SQLite stores at most ${SQLITE_MAX_LENGTH - 1}`,
     );
+  }
+}
+
+/** The SQLite queue: {@link BatchingStore} over a {@link SqliteBackend}. */
+export class SqliteStore extends BatchingStore<SqliteBackend> {
+  constructor(options: SqliteStoreOptions) {
+    super(new SqliteBackend(options), options);
   }
 }

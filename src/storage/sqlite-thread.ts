@@ -22,6 +22,7 @@ import {
   workerData,
   type MessagePort,
 } from 'node:worker_threads';
+import { errorMessage } from '../protocol/errors.js';
 import { collectGarbage } from './collect-garbage.js';
 import type { PackedOperations } from './sqlite-batch.js';
 import { openSqliteQueue, type SqliteQueue } from './sqlite-queue.js';
@@ -55,7 +56,7 @@ const COLLECT_AFTER_BYTES = 1024 * 1024;
 
 function errorOf(err: unknown): ThreadError {
   const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return typeof code === 'string' ? { message, code } : { message };
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay, resolveBackoff } from '../../src/connection/backoff.js';
+import { resolveBackoff } from '../../src/connection/backoff.js';
+import { backoffDelay } from '../../src/protocol/backoff.js';
 
 describe('backoff', () => {
   it('doubles from the initial delay up to the cap, without jitter', () => {

@@ -72,6 +72,7 @@ const probes: Record<ServiceName, () => Promise<boolean>> = {
     (await runs(tools.gearman, ['-H'])) && (await runs(tools.gearadmin, ['--help'])),
   'php-gearman': () => runs(tools.php, ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
   'perl-gearman': () => runs(tools.perl, ['-MGearman::Client', '-MGearman::Worker', '-e', '1']),
+  // Debian's `systemd` package: checks the unit files under deploy/systemd.
   'systemd-analyze': () => runs(tools.systemdAnalyze, ['--version']),
   script: () => runs(tools.script, ['-qec', 'true', '/dev/null']),
   // A small file system of its own, to fill up: mounting one needs root.

@@ -15,10 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
-import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import type { HistoryRecord } from '../../src/scheduler/history-log.js';
-import type { SqlBackend, SqlRow } from '../../src/scheduler/sql-backend.js';
+import type { SqlDatabase, SqlRow } from '../../src/sql/sql-database.js';
 import { Worker } from '../../src/worker/worker.js';
 import {
   freePort,
@@ -27,7 +25,7 @@ import {
   type RunningServer,
 } from '../helpers/processes.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
-import { randomTable } from './store-backends.js';
+import { randomTable, sqlDatabase } from './store-backends.js';
 
 /** `gearbox scheduler` with a crash after the n-th claim (test-only; see crashing-scheduler.ts). */
 const crashingScheduler = fileURLToPath(new URL('./crashing-scheduler.js', import.meta.url));
@@ -94,8 +92,7 @@ function clientPortsOf(pids: number[], port: number): number[] {
 
 /** Whether the database answers a query on a fresh connection within a second. */
 async function databaseAnswers(db: 'postgres' | 'mysql', url: string): Promise<boolean> {
-  const fresh: SqlBackend =
-    db === 'postgres' ? new PostgresBackend(url, 1) : new MysqlBackend(url, 1);
+  const fresh = sqlDatabase(url, 1);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -114,7 +111,7 @@ async function databaseAnswers(db: 'postgres' | 'mysql', url: string): Promise<b
  * A query on the test's own pool, retried for a while: after a database restart the pool may
  * still hand out a connection the server has closed (it drops it on the error).
  */
-async function retryingQuery(admin: SqlBackend, sql: string): Promise<SqlRow[]> {
+async function retryingQuery(admin: SqlDatabase, sql: string): Promise<SqlRow[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await admin.query(sql);
@@ -236,8 +233,7 @@ for (const db of (['postgres', 'mysql'] as const).filter((d) => DATABASES.includ
         const dir = mkdtempSync(join(tmpdir(), 'gearbox-fault-'));
         const url = db === 'postgres' ? serviceUrls.postgres : serviceUrls.mysql;
         const dbPort = Number(new URL(url).port || (db === 'postgres' ? 5432 : 3306));
-        const admin: SqlBackend =
-          db === 'postgres' ? new PostgresBackend(url, 2) : new MysqlBackend(url, 2);
+        const admin = sqlDatabase(url, 2);
         const jobServer = new JobServer(await freePort());
         await jobServer.start();
         const servers = `127.0.0.1:${jobServer.port}`;

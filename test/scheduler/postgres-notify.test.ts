@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Priority } from '../../src/protocol/packet-types.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { SqlSchedulerStore } from '../../src/scheduler/sql-scheduler-store.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
 import { InProcessDispatcher } from './in-process-dispatcher.js';
-import { randomTable } from './store-backends.js';
+import { randomTable, sqlDatabase } from './store-backends.js';
 
 describe('Scheduler on PostgreSQL: LISTEN/NOTIFY', async () => {
   const skip = await skipUnless('scheduler LISTEN/NOTIFY', 'postgres');
@@ -16,8 +15,8 @@ describe('Scheduler on PostgreSQL: LISTEN/NOTIFY', async () => {
     { skip },
     async () => {
       const table = randomTable();
-      const listening = new SqlSchedulerStore(new PostgresBackend(serviceUrls.postgres), table);
-      const inserting = new SqlSchedulerStore(new PostgresBackend(serviceUrls.postgres), table);
+      const listening = new SqlSchedulerStore(sqlDatabase(serviceUrls.postgres), table);
+      const inserting = new SqlSchedulerStore(sqlDatabase(serviceUrls.postgres), table);
       await listening.open();
       await inserting.open();
       const dispatcher = new InProcessDispatcher(() => Date.now());
@@ -43,7 +42,7 @@ describe('Scheduler on PostgreSQL: LISTEN/NOTIFY', async () => {
       } finally {
         await scheduler.stop(1000);
         await inserting.close();
-        const db = new PostgresBackend(serviceUrls.postgres);
+        const db = sqlDatabase(serviceUrls.postgres);
         await db.execute(`DROP TABLE IF EXISTS ${table}`);
         await db.close();
         await listening.close();

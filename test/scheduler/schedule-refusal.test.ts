@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
 import { JobExceptionError } from '../../src/client/errors.js';
 import { SchedulerService } from '../../src/scheduler/scheduler-service.js';
-import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
+import type { SqlDatabase } from '../../src/sql/sql-database.js';
 import { Worker } from '../../src/worker/worker.js';
 import { startGearbox, type RunningServer } from '../helpers/processes.js';
 import { skipUnless } from '../helpers/services.js';
@@ -41,7 +41,7 @@ for (const store of ['postgres', 'mysql', 'sqlite'] as const) {
     let service: SchedulerService;
     let client: Client;
     let worker: Worker;
-    let db: SqlBackend;
+    let db: SqlDatabase;
     const runs: Buffer[] = [];
 
     before(async () => {

@@ -102,7 +102,7 @@ for (const { server, store } of scenarios) {
       await service?.stop(1000);
       await jobServer?.stop();
       if (store !== 'sqlite') {
-        const { openSchedulerStore } = await import('../../src/scheduler/open-store.js');
+        const { openSchedulerStore } = await import('../../src/scheduler/open-scheduler-store.js');
         const s = await openSchedulerStore(storeUrl, { table });
         const backend = (s as unknown as { db: { execute(sql: string): Promise<number> } }).db;
         await backend.execute(`DROP TABLE IF EXISTS ${table}`);

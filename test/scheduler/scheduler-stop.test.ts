@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '../../src/client/client.js';
-import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
+import type { SqlDatabase } from '../../src/sql/sql-database.js';
 import { Worker } from '../../src/worker/worker.js';
 import {
   gearboxMain,
@@ -107,7 +107,7 @@ for (const { server, store } of scenarios) {
           runs.push(job.unique);
           return 'ok';
         });
-        const db: SqlBackend = database.connect();
+        const db: SqlDatabase = database.connect();
         const call = async (fn: string, body: unknown): Promise<Record<string, unknown>> =>
           JSON.parse(
             (await client.run(fn, JSON.stringify(body), { timeout: 2_000 })).text(),

@@ -3,7 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import type { DispatchOutcome } from '../../src/scheduler/dispatcher.js';
 import { Scheduler, type SchedulerEvent } from '../../src/scheduler/scheduler.js';
 import type { SchedulerStore } from '../../src/scheduler/scheduler-store.js';
-import { SqliteBackend } from '../../src/scheduler/sqlite-backend.js';
+import { SqliteDatabase } from '../../src/sql/sqlite-database.js';
 import { SqlSchedulerStore } from '../../src/scheduler/sql-scheduler-store.js';
 import { FakeClock, settle } from './fake-clock.js';
 import { InProcessDispatcher } from './in-process-dispatcher.js';
@@ -46,7 +46,7 @@ describe('Scheduler on fake time (SQLite store)', () => {
     } = {},
   ) {
     const clock = new FakeClock(T0);
-    const raw = new SqlSchedulerStore(new SqliteBackend(':memory:', () => clock.now()), 'jobs');
+    const raw = new SqlSchedulerStore(new SqliteDatabase(':memory:', () => clock.now()), 'jobs');
     await raw.open();
     const { store, claims } = counting(raw);
     const dispatcher = new InProcessDispatcher(() => clock.now(), options.handler);
@@ -227,7 +227,7 @@ describe('Scheduler on fake time (SQLite store)', () => {
 
   it('on stop, releases only its own claim: a job another instance took over stays with it', async () => {
     const clock = new FakeClock(T0);
-    const backend = new SqliteBackend(':memory:', () => clock.now());
+    const backend = new SqliteDatabase(':memory:', () => clock.now());
     const store = new SqlSchedulerStore(backend, 'jobs');
     await store.open();
     const dispatcher = new InProcessDispatcher(
@@ -272,7 +272,7 @@ describe('Scheduler on fake time (SQLite store)', () => {
   it('keeps no more dispatches in flight than allowed, and drains the rest later', async () => {
     const finishers: (() => void)[] = [];
     const clock = new FakeClock(T0);
-    const store = new SqlSchedulerStore(new SqliteBackend(':memory:', () => clock.now()), 'jobs');
+    const store = new SqlSchedulerStore(new SqliteDatabase(':memory:', () => clock.now()), 'jobs');
     await store.open();
     const dispatcher = new InProcessDispatcher(
       () => clock.now(),

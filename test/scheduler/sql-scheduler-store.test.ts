@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SchedulerError } from '../../src/scheduler/errors.js';
 import type { NewScheduledJob } from '../../src/scheduler/scheduler-store.js';
-import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
+import type { SqlDatabase } from '../../src/sql/sql-database.js';
 import { SqlSchedulerStore } from '../../src/scheduler/sql-scheduler-store.js';
 import { skipUnless } from '../helpers/services.js';
 import { backendKinds, testJob } from './store-backends.js';
@@ -22,10 +22,10 @@ for (const kind of backendKinds) {
       return;
     }
     const setup = kind.setup();
-    let backend: SqlBackend;
+    let backend: SqlDatabase;
     let store: SqlSchedulerStore;
     // A second instance with its own connections, as another scheduler process would have.
-    let backend2: SqlBackend;
+    let backend2: SqlDatabase;
     let other: SqlSchedulerStore;
 
     before(async () => {

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Priority } from '../../src/protocol/packet-types.js';
 import type { NewScheduledJob } from '../../src/scheduler/scheduler-store.js';
-import { MysqlBackend } from '../../src/scheduler/mysql-backend.js';
-import { PostgresBackend } from '../../src/scheduler/postgres-backend.js';
-import type { SqlBackend } from '../../src/scheduler/sql-backend.js';
-import { SqliteBackend } from '../../src/scheduler/sqlite-backend.js';
+import { MysqlDatabase } from '../../src/sql/mysql-database.js';
+import { PostgresDatabase } from '../../src/sql/postgres-database.js';
+import type { SqlDatabase } from '../../src/sql/sql-database.js';
+import { SqliteDatabase } from '../../src/sql/sqlite-database.js';
+import { parseStoreUrl } from '../../src/sql/store-url.js';
 import { serviceUrls, type ServiceName } from '../helpers/services.js';
 
 /** A backend kind under test. */
@@ -22,7 +23,7 @@ export interface BackendKind {
   /** Whether several instances may share it. */
   readonly shared: boolean;
   /** A fresh table name and a factory for connections to the same database. */
-  setup(): { table: string; connect: () => SqlBackend; cleanup: () => Promise<void> };
+  setup(): { table: string; connect: () => SqlDatabase; cleanup: () => Promise<void> };
 }
 
 /** A valid job with the given fields changed, for tests. */
@@ -45,7 +46,15 @@ export function randomTable(): string {
 }
 
 /** A kind whose database other instances share: a random table, dropped afterwards. */
-function sharedKind(name: 'postgres' | 'mysql', connect: () => SqlBackend): BackendKind {
+/** A pool on the PostgreSQL or MySQL database a URL names. */
+export function sqlDatabase(url: string, poolSize?: number): SqlDatabase {
+  const location = parseStoreUrl(url);
+  if (location.type === 'postgres') return new PostgresDatabase(location.conninfo, poolSize);
+  if (location.type === 'mysql') return new MysqlDatabase(location, poolSize);
+  throw new TypeError(`not a PostgreSQL or MySQL URL: ${url}`);
+}
+
+function sharedKind(name: 'postgres' | 'mysql', connect: () => SqlDatabase): BackendKind {
   return {
     name,
     needs: [name],
@@ -66,8 +75,8 @@ function sharedKind(name: 'postgres' | 'mysql', connect: () => SqlBackend): Back
 }
 
 export const backendKinds: BackendKind[] = [
-  sharedKind('postgres', () => new PostgresBackend(serviceUrls.postgres)),
-  sharedKind('mysql', () => new MysqlBackend(serviceUrls.mysql)),
+  sharedKind('postgres', () => sqlDatabase(serviceUrls.postgres)),
+  sharedKind('mysql', () => sqlDatabase(serviceUrls.mysql)),
   {
     name: 'sqlite',
     needs: [],
@@ -77,7 +86,7 @@ export const backendKinds: BackendKind[] = [
       const file = join(dir, 'scheduler.sqlite');
       return {
         table: randomTable(),
-        connect: () => new SqliteBackend(file),
+        connect: () => new SqliteDatabase(file),
         cleanup: () => {
           rmSync(dir, { recursive: true, force: true });
           return Promise.resolve();
@@ -94,14 +103,14 @@ export const backendKinds: BackendKind[] = [
 export function serviceDatabase(
   name: BackendKind['name'],
   dir: string,
-): { url: string; connect: () => SqlBackend } {
+): { url: string; connect: () => SqlDatabase } {
   if (name === 'sqlite') {
     const file = join(dir, 'jobs.sqlite');
-    return { url: `sqlite:${file}`, connect: () => new SqliteBackend(file) };
+    return { url: `sqlite:${file}`, connect: () => new SqliteDatabase(file) };
   }
   const url = serviceUrls[name];
   return {
     url,
-    connect: () => (name === 'postgres' ? new PostgresBackend(url) : new MysqlBackend(url)),
+    connect: () => sqlDatabase(url),
   };
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Priority } from '../../src/protocol/packet-types.js';
 import type { BatchingStore } from '../../src/storage/batching-store.js';
-import { generateUniqueKey, type StoredJob } from '../../src/storage/job-store.js';
+import { GENERATED_KEY_PREFIX, type StoredJob } from '../../src/storage/job-store.js';
 import { StoreError, type StoreLogger } from '../../src/storage/store-error.js';
 
 /** A store under test, created on the table its `StoreTable` owns. */
@@ -143,7 +143,10 @@ export function jobStoreSuite(backend: BackendUnderTest, skip: false | string): 
 
     it('gives back an empty unique id as a generated key', async () => {
       const { table, store } = await fresh();
-      const anonymous = job({ uniqueKey: generateUniqueKey(), generatedKey: true });
+      const anonymous = job({
+        uniqueKey: `${GENERATED_KEY_PREFIX}${randomBytes(16).toString('hex')}`,
+        generatedKey: true,
+      });
       const named = job();
       await Promise.all([store.add(anonymous), store.add(named)]);
       const replayed = byKey(await replayAll(await reopen(table)));

@@ -42,7 +42,7 @@ jobStoreSuite(
     },
     async killConnection(store: TestStore): Promise<void> {
       assert.ok(store instanceof MysqlStore);
-      const id = store.connectionId;
+      const id = store.backend.connectionId;
       assert.ok(id !== undefined);
       await sql(`KILL ${id}`);
     },
@@ -56,7 +56,7 @@ describe('MysqlStore specifics', { skip }, () => {
     const store = new MysqlStore(options(table));
     try {
       await store.open();
-      const tooBig = job({ data: Buffer.alloc(store.maxAllowedPacket + 1, 7) });
+      const tooBig = job({ data: Buffer.alloc(store.backend.maxAllowedPacket + 1, 7) });
       const [a, b] = [job(), job({ data: randomBytes(2 * 1024 * 1024) })];
       const results = await Promise.allSettled([store.add(a), store.add(tooBig), store.add(b)]);
       assert.deepEqual(

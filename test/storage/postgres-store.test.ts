@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { PostgresStore } from '../../src/storage/postgres-store.js';
-import { parseConninfo } from '../../src/storage/conninfo.js';
 import { StoreError } from '../../src/storage/store-error.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
 import { pgQuery } from './databases.js';
@@ -44,7 +43,7 @@ jobStoreSuite(
     },
     async killConnection(store: TestStore): Promise<void> {
       assert.ok(store instanceof PostgresStore);
-      const pid = store.backendPid;
+      const pid = store.backend.backendPid;
       assert.ok(pid !== undefined);
       const result = await sql('SELECT pg_terminate_backend($1) AS killed', [pid]);
       assert.equal((result.rows[0] as { killed: boolean }).killed, true);
@@ -125,31 +124,5 @@ describe('PostgresStore specifics', { skip }, () => {
       assert.match(err.message, /postgres:127\.0\.0\.1:1\/none/);
       return true;
     });
-  });
-});
-
-describe('parseConninfo', () => {
-  it('reads keyword/value pairs with quotes and escapes, and URIs', () => {
-    assert.deepEqual(
-      parseConninfo(`host=db port=5433 user = 'me' password='a b\\'c' dbname=q sslmode=disable`),
-      {
-        host: 'db',
-        port: 5433,
-        user: 'me',
-        password: "a b'c",
-        database: 'q',
-      },
-    );
-    assert.deepEqual(parseConninfo('postgresql://u:p%40ss@h:6000/d?application_name=x'), {
-      host: 'h',
-      port: 6000,
-      user: 'u',
-      password: 'p@ss',
-      database: 'd',
-      application_name: 'x',
-    });
-    assert.throws(() => parseConninfo("host='unterminated"), TypeError);
-    assert.throws(() => parseConninfo('host'), TypeError);
-    assert.throws(() => parseConninfo('port=99999'), TypeError);
   });
 });

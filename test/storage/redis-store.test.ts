@@ -62,7 +62,7 @@ jobStoreSuite(
     },
     async killConnection(store: TestStore): Promise<void> {
       assert.ok(store instanceof RedisStore);
-      const id = store.clientId;
+      const id = store.backend.clientId;
       assert.ok(id !== undefined);
       const killed = await withRedis((redis) => redis.client('KILL', 'ID', String(id)));
       assert.equal(killed, 1);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Priority } from '../../src/protocol/packet-types.js';
-import type { StoredJobKeyOperation } from '../../src/storage/batching-store.js';
+import type { StoredJobKeyOperation } from '../../src/storage/store-backend.js';
 import { packOperations, readOperations } from '../../src/storage/sqlite-batch.js';
 
 describe('packed batches for the SQLite writer thread', () => {

@@ -1,28 +1,28 @@
-import type { Job } from './job.js';
+import type { ServerJob } from './server-job.js';
 
 /**
  * A binary min-heap of jobs ordered by their run time (`when`), then by handle number, so
  * undue epoch jobs wait outside the priority lists and a grab never walks past them.
  */
 export class DelayHeap {
-  private readonly items: Job[] = [];
+  private readonly items: ServerJob[] = [];
 
   get size(): number {
     return this.items.length;
   }
 
   /** The job due first. */
-  peek(): Job | undefined {
+  peek(): ServerJob | undefined {
     return this.items[0];
   }
 
-  push(job: Job): void {
+  push(job: ServerJob): void {
     const items = this.items;
     items.push(job);
     let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const above = items[parent] as Job;
+      const above = items[parent] as ServerJob;
       if (!earlier(job, above)) break;
       items[i] = above;
       i = parent;
@@ -30,7 +30,7 @@ export class DelayHeap {
     items[i] = job;
   }
 
-  pop(): Job | undefined {
+  pop(): ServerJob | undefined {
     const items = this.items;
     const top = items[0];
     const last = items.pop();
@@ -42,8 +42,8 @@ export class DelayHeap {
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n && earlier(items[right] as Job, items[left] as Job)) child = right;
-      const below = items[child] as Job;
+      if (right < n && earlier(items[right] as ServerJob, items[left] as ServerJob)) child = right;
+      const below = items[child] as ServerJob;
       if (!earlier(below, last)) break;
       items[i] = below;
       i = child;
@@ -51,13 +51,8 @@ export class DelayHeap {
     items[i] = last;
     return top;
   }
-
-  /** Every delayed job, in no particular order. */
-  values(): readonly Job[] {
-    return this.items;
-  }
 }
 
-function earlier(a: Job, b: Job): boolean {
+function earlier(a: ServerJob, b: ServerJob): boolean {
   return a.when < b.when || (a.when === b.when && a.id < b.id);
 }

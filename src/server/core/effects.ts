@@ -1,4 +1,4 @@
-import type { StoredJob, StoredJobKey } from '../../storage/job-store.js';
+import type { StoredJob, StoredJobKey } from '../../protocol/stored-job.js';
 
 /** The server's number for a connection; the I/O shell allocates them. */
 export type ConnectionId = number;
@@ -59,8 +59,8 @@ export const LOG_LEVELS = [
 /** One of gearmand's verbosity level names. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** The core's source of time, injected so tests can move it. */
-export interface Clock {
+/** The server's source of time (core and I/O shell), injected so tests can move it. */
+export interface ServerClock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
 }

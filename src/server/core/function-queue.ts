@@ -1,17 +1,13 @@
 import type { Priority } from '../../protocol/packet-types.js';
-import type { Job } from './job.js';
+import { byteStringToText } from './byte-strings.js';
+import type { FunctionStats } from './job-stats.js';
 import { LazyMap, LazySet } from './lazy-collections.js';
-
-/** Whether a byte string is plain ASCII, so that its UTF-8 reading is itself. */
-function isAscii(value: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(value);
-}
+import type { ServerJob } from './server-job.js';
 
 /**
  * One function: its three FIFO priority lists (HIGH, NORMAL, LOW), its coalescing index, its
- * counters and the sleeping workers that can do it. Lists are intrusive singly linked lists
- * through `Job.next`, so enqueue and dequeue are O(1) without arrays that shift or grow.
+ * counters, its statistics and the sleeping workers that can do it. Lists are intrusive singly linked lists
+ * through `ServerJob.next`, so enqueue and dequeue are O(1) without arrays that shift or grow.
  *
  * A server may know hundreds of thousands of functions that never see a job (`create function`,
  * one per tenant), so what only a used function needs is made when first needed: the list ends
@@ -24,7 +20,7 @@ export class FunctionQueue {
   readonly textName: string;
   private nameBuffer: Buffer | undefined = undefined;
   /** Heads of the HIGH, NORMAL and LOW lists, then their tails; made by the first push. */
-  private ends: (Job | undefined)[] | undefined = undefined;
+  private ends: (ServerJob | undefined)[] | undefined = undefined;
   /** Jobs in each list, ignored ones included (they count until a grab skips them). */
   readonly queued: [number, number, number] = [0, 0, 0];
   /** Epoch/scheduled jobs not yet due, by priority. */
@@ -37,15 +33,17 @@ export class FunctionQueue {
   /** Sleeping workers (connection ids) that can do this function, longest asleep first. */
   readonly sleeping = new LazySet<number>();
   /** Live jobs by coalescing key. */
-  readonly byUnique = new LazyMap<string, Job>();
+  readonly byUnique = new LazyMap<string, ServerJob>();
   /** maxqueue per priority; 0 = unlimited. */
   readonly maxQueue: [number, number, number] = [0, 0, 0];
+  /** Counters and time distributions, made by the first event they count. */
+  stats: FunctionStats | undefined = undefined;
 
   constructor(
     /** The name as a byte string. */
     readonly name: string,
   ) {
-    this.textName = isAscii(name) ? name : Buffer.from(name, 'latin1').toString('utf8');
+    this.textName = byteStringToText(name);
   }
 
   /** The name as bytes, for packets. */
@@ -54,7 +52,7 @@ export class FunctionQueue {
   }
 
   /** Appends a job at the tail of its priority list. */
-  push(job: Job): void {
+  push(job: ServerJob): void {
     const p = job.priority;
     const ends = (this.ends ??= [undefined, undefined, undefined, undefined, undefined, undefined]);
     job.next = undefined;
@@ -66,7 +64,7 @@ export class FunctionQueue {
   }
 
   /** Takes the head of the highest non-empty priority list. */
-  shift(): Job | undefined {
+  shift(): ServerJob | undefined {
     const ends = this.ends;
     if (ends === undefined) return undefined;
     for (let p: Priority = 0; p < 3; p++) {
@@ -100,8 +98,18 @@ export class FunctionQueue {
     );
   }
 
-  /** The jobs of one priority list, head first (for admin listings). */
-  *list(priority: Priority): IterableIterator<Job> {
-    for (let job = this.ends?.[priority]; job !== undefined; job = job.next) yield job;
+  /**
+   * When the longest-waiting queued job was queued (core time), or undefined with none queued:
+   * each list is in the order jobs were queued, so it is the earliest of the three heads.
+   */
+  oldestQueuedSince(): number | undefined {
+    const ends = this.ends;
+    if (ends === undefined) return undefined;
+    let oldest: number | undefined;
+    for (let p = 0; p < 3; p++) {
+      const head = ends[p];
+      if (head !== undefined && (oldest === undefined || head.since < oldest)) oldest = head.since;
+    }
+    return oldest;
   }
 }

@@ -1,11 +1,11 @@
-import type { Job } from './job.js';
+import type { ServerJob } from './server-job.js';
 
 const PAGE_BITS = 10;
 const PAGE_SIZE = 1 << PAGE_BITS;
 const SLOT_MASK = PAGE_SIZE - 1;
 
 interface Page {
-  readonly slots: (Job | undefined)[];
+  readonly slots: (ServerJob | undefined)[];
   live: number;
 }
 
@@ -22,15 +22,15 @@ export class JobTable {
     return this.count;
   }
 
-  get(id: number): Job | undefined {
+  get(id: number): ServerJob | undefined {
     return this.pages[id >>> PAGE_BITS]?.slots[id & SLOT_MASK];
   }
 
-  set(job: Job): void {
+  set(job: ServerJob): void {
     const index = job.id >>> PAGE_BITS;
     let page = this.pages[index];
     if (page === undefined) {
-      page = { slots: new Array<Job | undefined>(PAGE_SIZE).fill(undefined), live: 0 };
+      page = { slots: new Array<ServerJob | undefined>(PAGE_SIZE).fill(undefined), live: 0 };
       this.pages[index] = page;
     }
     const slot = job.id & SLOT_MASK;
@@ -52,10 +52,21 @@ export class JobTable {
   }
 
   /** Every job, in handle order. */
-  *values(): IterableIterator<Job> {
-    for (const page of this.pages) {
+  values(): IterableIterator<ServerJob> {
+    return this.valuesFrom(0);
+  }
+
+  /** The jobs numbered `from` or more, in handle order. */
+  *valuesFrom(from: number): IterableIterator<ServerJob> {
+    const pages = this.pages;
+    let slot = Math.max(0, from) & SLOT_MASK;
+    for (let index = Math.max(0, from) >>> PAGE_BITS; index < pages.length; index++, slot = 0) {
+      const page = pages[index];
       if (page === undefined) continue;
-      for (const job of page.slots) if (job !== undefined) yield job;
+      for (; slot < PAGE_SIZE; slot++) {
+        const job = page.slots[slot];
+        if (job !== undefined) yield job;
+      }
     }
   }
 }

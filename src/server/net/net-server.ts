@@ -248,6 +248,14 @@ export class NetServer implements ConnectionHost {
     this.apply(this.guard(call));
   }
 
+  /**
+   * Calls into the core from outside any connection (the embedding program, the web API: a
+   * `cancel job` by handle) and applies the effects it returns, as for the shell's own events.
+   */
+  drive(call: () => Effect[]): void {
+    this.run(call);
+  }
+
   /** Applies effects in order. */
   private apply(effects: readonly Effect[]): void {
     for (const effect of effects) {

@@ -146,8 +146,16 @@ describe('admin text protocol', () => {
     h.req(W, PacketType.PRE_SLEEP);
     h.submit(C, PacketType.SUBMIT_JOB_HIGH_BG, 'g', '', 'x');
     h.submit(C, PacketType.SUBMIT_JOB_LOW_BG, 'g', '', 'x');
-    const snap = h.core.snapshot();
-    assert.deepEqual(snap.functions, [
+    const snap = h.core.view.totals();
+    const functions = [...h.core.view.functions()].map((fn) => ({
+      name: fn.name,
+      queued: [fn.queued.high, fn.queued.normal, fn.queued.low],
+      delayed: [fn.delayed.high, fn.delayed.normal, fn.delayed.low],
+      running: fn.running,
+      workers: fn.workers,
+      sleepingWorkers: fn.sleepingWorkers,
+    }));
+    assert.deepEqual(functions, [
       {
         name: 'f',
         queued: [0, 0, 0],
@@ -168,7 +176,7 @@ describe('admin text protocol', () => {
     assert.equal(snap.queued, 2);
     assert.equal(snap.connections, 3);
     assert.equal(snap.workers, 1);
-    assert.equal(snap.counters.jobsCreated, 2);
+    assert.equal(snap.counters.created, 2);
   });
 });
 

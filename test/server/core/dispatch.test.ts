@@ -51,7 +51,7 @@ describe('coalescing by (function, unique)', () => {
     h.req(W, PacketType.GRAB_JOB);
     assert.equal(h.submit(C2, PacketType.SUBMIT_JOB_BG, 'f', 'k', 'z'), a);
     assert.deepEqual(brief(h.req(W, PacketType.GRAB_JOB)), ['NO_JOB']);
-    assert.equal(h.core.snapshot().counters.jobsCoalesced, 2);
+    assert.equal(h.core.view.totals().counters.coalesced, 2);
   });
 
   it('keys unique "-" on the payload and never coalesces an empty unique', () => {

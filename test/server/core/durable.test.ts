@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodePacket, Magic, PacketType, Priority } from '../../../src/protocol/index.js';
-import type { Effect } from '../../../src/server/core/index.js';
-import { GENERATED_KEY_PREFIX } from '../../../src/storage/job-store.js';
-import { brief, Harness, kinds } from './harness.js';
+import { ServerCore, type Effect } from '../../../src/server/core/index.js';
+import { GENERATED_KEY_PREFIX } from '../../../src/protocol/stored-job.js';
+import { brief, DEFAULT_OPTIONS, Harness, kinds, TEST_RUN_ID } from './harness.js';
 
 const C = 1;
 const W = 2;
@@ -194,6 +194,29 @@ describe('durable background jobs', () => {
     // Completing a restored job deletes the row it came from.
     assert.deepEqual(unpersists(next.req(W, PacketType.WORK_COMPLETE, 'H:test:1', '')), [
       `f/${a.uniqueKey}`,
+    ]);
+  });
+
+  it('makes generated keys from the start time, the injected run id and a counter', () => {
+    const h = setup();
+    const run = `${h.clock.ms.toString(36)}.${TEST_RUN_ID}.`;
+    const a = persistOf(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '', 'x')).job;
+    const dash = persistOf(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '-', 'y')).job;
+    assert.equal(a.uniqueKey, `${GENERATED_KEY_PREFIX}${run}1`);
+    assert.equal(dash.uniqueKey, `${GENERATED_KEY_PREFIX}-:${run}2`);
+    for (const bad of ['', 'UPPER', 'with space', 'x'.repeat(17)]) {
+      assert.throws(() => new ServerCore(DEFAULT_OPTIONS, h.clock, () => bad), TypeError, bad);
+    }
+  });
+
+  it('recognises its own generated keys on replay even from a store that does not flag them', () => {
+    const h = setup();
+    const dash = persistOf(h.req(C, PacketType.SUBMIT_JOB_BG, 'f', '-', 'payload')).job;
+    const next = setup();
+    next.core.restore({ ...dash, generatedKey: false });
+    next.req(W, PacketType.CAN_DO, 'f');
+    assert.deepEqual(brief(next.req(W, PacketType.GRAB_JOB_UNIQ)), [
+      'JOB_ASSIGN_UNIQ H:test:1 f - payload',
     ]);
   });
 

@@ -25,8 +25,8 @@ export interface Sent {
   readonly args: string[];
 }
 
-/** A clock the test moves by hand. */
-export class FakeClock {
+/** The server's clock, moved by the test by hand. */
+export class ManualClock {
   constructor(public ms = Date.UTC(2026, 0, 1, 12, 0, 0)) {}
   now(): number {
     return this.ms;
@@ -58,15 +58,18 @@ export function decodeAll(bytes: Buffer): Packet[] {
   return packets;
 }
 
+/** The run id the test cores use for their generated store keys. */
+export const TEST_RUN_ID = 'testrun';
+
 export class Harness {
-  readonly clock: FakeClock;
+  readonly clock: ManualClock;
   readonly core: ServerCore;
   /** Every effect returned so far, in order. */
   readonly log: Effect[] = [];
 
-  constructor(options: Partial<CoreOptions> = {}, clock = new FakeClock()) {
+  constructor(options: Partial<CoreOptions> = {}, clock = new ManualClock()) {
     this.clock = clock;
-    this.core = new ServerCore({ ...DEFAULT_OPTIONS, ...options }, clock);
+    this.core = new ServerCore({ ...DEFAULT_OPTIONS, ...options }, clock, () => TEST_RUN_ID);
   }
 
   /** A core with these loopback connections already made. */

@@ -3,14 +3,24 @@ import { describe, it } from 'node:test';
 import { Priority } from '../../../src/protocol/index.js';
 import { DelayHeap } from '../../../src/server/core/delay-heap.js';
 import { FunctionQueue } from '../../../src/server/core/function-queue.js';
-import { Job, JobState } from '../../../src/server/core/job.js';
+import { ServerJob, ServerJobState } from '../../../src/server/core/server-job.js';
 import { JobTable } from '../../../src/server/core/job-table.js';
 import { LazyMap, LazySet } from '../../../src/server/core/lazy-collections.js';
 
 const fn = new FunctionQueue('f');
 
-function job(id: number, when = 0, priority: Priority = Priority.NORMAL): Job {
-  return new Job(id, fn, '', Buffer.from('x'), priority, true, when, JobState.QUEUED);
+function job(id: number, when = 0, priority: Priority = Priority.NORMAL): ServerJob {
+  return new ServerJob(
+    id,
+    fn,
+    '',
+    Buffer.from('x'),
+    priority,
+    true,
+    when,
+    ServerJobState.QUEUED,
+    0,
+  );
 }
 
 /** A small deterministic generator, so a failure can be replayed. */
@@ -28,7 +38,7 @@ describe('DelayHeap', () => {
     const next = lcg(42);
     const jobs = Array.from({ length: 2000 }, (_, i) => job(i + 1, next() % 50));
     for (const j of jobs) heap.push(j);
-    const popped: Job[] = [];
+    const popped: ServerJob[] = [];
     for (let j = heap.pop(); j !== undefined; j = heap.pop()) popped.push(j);
     const expected = [...jobs].sort((a, b) => a.when - b.when || a.id - b.id);
     assert.deepEqual(
@@ -83,17 +93,36 @@ describe('FunctionQueue', () => {
     assert.equal(q.nameBytes, q.nameBytes, 'made once');
     assert.equal(new FunctionQueue('plain').textName, 'plain');
     assert.equal(q.shift(), undefined);
-    assert.deepEqual([...q.list(Priority.HIGH)], []);
     assert.equal(q.hasQueued, false);
   });
 
   it('keeps job payloads without copying large ones and drops an abandoned one', () => {
     const large = Buffer.alloc(4096, 1);
-    const kept = new Job(3, fn, '', large, Priority.NORMAL, false, 0, JobState.QUEUED);
+    const kept = new ServerJob(
+      3,
+      fn,
+      '',
+      large,
+      Priority.NORMAL,
+      false,
+      0,
+      ServerJobState.QUEUED,
+      0,
+    );
     assert.equal(kept.data, large, 'a payload filling its own buffer is not copied');
     const chunk = Buffer.alloc(65536, 2);
     const part = chunk.subarray(100, 1100);
-    const copied = new Job(4, fn, '', part, Priority.NORMAL, false, 0, JobState.QUEUED);
+    const copied = new ServerJob(
+      4,
+      fn,
+      '',
+      part,
+      Priority.NORMAL,
+      false,
+      0,
+      ServerJobState.QUEUED,
+      0,
+    );
     assert.notEqual(copied.data.buffer, chunk.buffer, 'a small part of a chunk is copied');
     assert.deepEqual(copied.data, part);
     copied.releasePayload();
@@ -101,21 +130,41 @@ describe('FunctionQueue', () => {
   });
 
   it('packs job flags without them leaking into each other', () => {
-    const j = new Job(1, fn, 'u', Buffer.from('d'), Priority.LOW, false, 0, JobState.PENDING);
-    j.state = JobState.RUNNING;
+    const j = new ServerJob(
+      1,
+      fn,
+      'u',
+      Buffer.from('d'),
+      Priority.LOW,
+      false,
+      0,
+      ServerJobState.PENDING,
+      0,
+    );
+    j.state = ServerJobState.RUNNING;
     j.ignored = true;
     j.timerArmed = true;
     assert.deepEqual(
       [j.state, j.priority, j.background, j.ignored, j.timerArmed],
-      [JobState.RUNNING, Priority.LOW, false, true, true],
+      [ServerJobState.RUNNING, Priority.LOW, false, true, true],
     );
     j.ignored = false;
-    j.state = JobState.DONE;
+    j.state = ServerJobState.DONE;
     assert.deepEqual(
       [j.state, j.priority, j.background, j.ignored, j.timerArmed],
-      [JobState.DONE, Priority.LOW, false, false, true],
+      [ServerJobState.DONE, Priority.LOW, false, false, true],
     );
-    const big = new Job(2, fn, '-', Buffer.alloc(1000, 7), Priority.HIGH, true, 0, JobState.QUEUED);
+    const big = new ServerJob(
+      2,
+      fn,
+      '-',
+      Buffer.alloc(1000, 7),
+      Priority.HIGH,
+      true,
+      0,
+      ServerJobState.QUEUED,
+      0,
+    );
     assert.deepEqual(big.data, Buffer.alloc(1000, 7));
     assert.equal(big.coalesceKey, Buffer.alloc(1000, 7).toString('latin1'));
   });

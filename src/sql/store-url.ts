@@ -1,61 +1,46 @@
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
-import type { BatchingStore } from './batching-store.js';
-import type { QueueConfig } from './queue-config.js';
-import type { StoreLogger } from './store-error.js';
+import { isAbsolute, resolve } from 'node:path';
+import { errorMessage } from '../protocol/errors.js';
+import { conninfoPairs, parseConninfo } from './postgres-connection.js';
 
 /**
- * The file of the durable default queue, used by `gearbox server` without queue flags:
- * `$GEARBOX_DATA_DIR/queue.sqlite` when that variable is set, else
- * `$XDG_STATE_HOME/gearbox/queue.sqlite`, else `~/.local/state/gearbox/queue.sqlite` (the XDG
- * place for state that should survive restarts but is not configuration).
+ * Which durable store to use, as parsed from gearmand's `-q …` flags or a `--store` URL.
+ * `builtin` keeps jobs in memory only (gearmand's default; `gearbox server`'s is `sqlite`).
  */
-export function defaultSqlitePath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.GEARBOX_DATA_DIR) return resolve(env.GEARBOX_DATA_DIR, 'queue.sqlite');
-  const state =
-    env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)
-      ? env.XDG_STATE_HOME
-      : join(homedir(), '.local', 'state');
-  return join(state, 'gearbox', 'queue.sqlite');
-}
-
-/**
- * The store a queue configuration names, not yet opened (call `open()`, then `replay()`), or
- * `undefined` for `builtin` (memory only, nothing to store). Only the named backend's module and
- * database driver are loaded: together they take a fifth of a second to load.
- */
-export async function createStore(
-  config: QueueConfig,
-  log?: StoreLogger,
-): Promise<BatchingStore | undefined> {
-  switch (config.type) {
-    case 'builtin':
-      return undefined;
-    case 'sqlite': {
-      const { SqliteStore } = await import('./sqlite-store.js');
-      return new SqliteStore({ file: config.file, table: config.table, log });
+export type QueueConfig =
+  | { readonly type: 'builtin' }
+  | { readonly type: 'sqlite'; readonly file: string; readonly table?: string }
+  | {
+      readonly type: 'postgres';
+      /** gearmand's `--libpq-conninfo`: libpq's keyword/value form or a postgres:// URI. */
+      readonly conninfo: string;
+      readonly table?: string;
     }
-    case 'postgres': {
-      const { PostgresStore } = await import('./postgres-store.js');
-      return new PostgresStore({ conninfo: config.conninfo, table: config.table, log });
+  | {
+      readonly type: 'mysql';
+      readonly host: string;
+      readonly port: number;
+      readonly user: string;
+      readonly password: string;
+      readonly database: string;
+      readonly table?: string;
     }
-    case 'mysql': {
-      const { MysqlStore } = await import('./mysql-store.js');
-      return new MysqlStore({ ...config, log });
-    }
-    case 'redis': {
-      const { RedisStore } = await import('./redis-store.js');
-      return new RedisStore({ ...config, log });
-    }
-  }
-}
+  | {
+      readonly type: 'redis';
+      readonly host: string;
+      readonly port: number;
+      readonly password?: string;
+      readonly prefix?: string;
+    };
 
 function badUrl(url: string, why: string): never {
   throw new TypeError(`invalid --store URL ${JSON.stringify(redactPassword(url))}: ${why}`);
 }
 
+/** The URL or conninfo with its password replaced by `***`, for error messages. */
 function redactPassword(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')
+    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)/gi, '$1***');
 }
 
 function port(url: string, text: string, fallback: number): number {
@@ -66,18 +51,28 @@ function port(url: string, text: string, fallback: number): number {
 }
 
 /**
- * Reads a `--store` URL:
+ * Reads a store location — what `gearbox server --store` and `gearbox scheduler --store` take,
+ * the same forms with the same errors:
  * - `sqlite:///abs/path.sqlite`, `sqlite:relative/path.sqlite` (relative to the current folder),
  *   optional `?table=T`;
  * - `postgres://user:pw@host:port/db?table=T` (also `postgresql://`; other query parameters go
- *   to the connection, e.g. `application_name`);
+ *   to the connection, e.g. `application_name`, `sslmode`);
+ * - libpq's keyword/value conninfo, as gearmand's `--libpq-conninfo` takes it:
+ *   `host=db1 port=5432 user=gear dbname=jobs [table=T]`;
  * - `mysql://user:pw@host:port/db?table=T` (also `mariadb://`);
- * - `redis://[:password@]host:port[/prefix]`.
- * Throws a TypeError that says what is wrong.
+ * - `redis://[:password@]host:port[/prefix]`;
+ * - `builtin:` (memory only).
+ * Throws a `TypeError` that says what is wrong, without echoing a password.
  */
 export function parseStoreUrl(url: string): QueueConfig {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  if (!scheme) badUrl(url, 'expected sqlite:, postgres://, mysql:// or redis://');
+  if (!scheme) {
+    if (/^\s*[A-Za-z_]+\s*=/.test(url)) return parseKeywordConninfo(url);
+    badUrl(
+      url,
+      'expected sqlite:, postgres://, mysql://, redis:// or a conninfo (host=… dbname=…)',
+    );
+  }
   if (scheme === 'builtin' || scheme === 'memory') return { type: 'builtin' };
   if (scheme === 'sqlite' || scheme === 'sqlite3') return parseSqlite(url);
   let parsed: URL;
@@ -97,6 +92,7 @@ export function parseStoreUrl(url: string): QueueConfig {
       if (!host) badUrl(url, 'no host');
       parsed.searchParams.delete('table');
       const conninfo = `${parsed.protocol}//${parsed.username}${parsed.password ? `:${parsed.password}` : ''}${parsed.username ? '@' : ''}${parsed.host}${parsed.pathname}${parsed.search}`;
+      checkConninfo(url, conninfo);
       return table ? { type: 'postgres', conninfo, table } : { type: 'postgres', conninfo };
     }
     case 'mysql':
@@ -126,6 +122,27 @@ export function parseStoreUrl(url: string): QueueConfig {
     default:
       return badUrl(url, `unknown store type "${scheme}" (sqlite, postgres, mysql, redis)`);
   }
+}
+
+function checkConninfo(url: string, conninfo: string): void {
+  try {
+    parseConninfo(conninfo);
+  } catch (err) {
+    badUrl(url, errorMessage(err));
+  }
+}
+
+/** libpq's `host=… dbname=…` form; a `table=T` pair names the table, as `?table=T` in a URL. */
+function parseKeywordConninfo(url: string): QueueConfig {
+  let table: string | undefined;
+  try {
+    for (const [key, value] of conninfoPairs(url)) if (key === 'table') table = value;
+  } catch (err) {
+    badUrl(url, errorMessage(err));
+  }
+  checkConninfo(url, url);
+  const conninfo = url.trim();
+  return table ? { type: 'postgres', conninfo, table } : { type: 'postgres', conninfo };
 }
 
 function parseSqlite(url: string): QueueConfig {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SchedulerError } from '../../src/scheduler/errors.js';
-import { openSchedulerStore } from '../../src/scheduler/open-store.js';
+import { openSchedulerStore } from '../../src/scheduler/open-scheduler-store.js';
 import { freePort } from '../helpers/processes.js';
 import { serviceUrls, skipUnless } from '../helpers/services.js';
 import { randomTable } from './store-backends.js';

@@ -11,9 +11,9 @@ import type { FunctionQueue } from './function-queue.js';
  *   RUNNING  assigned to a worker
  *   DONE     gone: completed, failed, cancelled and skipped, or dropped
  */
-export const JobState = { PENDING: 0, DELAYED: 1, QUEUED: 2, RUNNING: 3, DONE: 4 } as const;
-/** One of {@link JobState}. */
-export type JobState = (typeof JobState)[keyof typeof JobState];
+export const ServerJobState = { PENDING: 0, DELAYED: 1, QUEUED: 2, RUNNING: 3, DONE: 4 } as const;
+/** One of {@link ServerJobState}. */
+export type ServerJobState = (typeof ServerJobState)[keyof typeof ServerJobState];
 
 /** Payloads up to this size are kept as latin1 strings: far smaller than a Buffer object each. */
 const SMALL_PAYLOAD = 128;
@@ -40,24 +40,34 @@ interface JobExtras {
   denominator?: string;
 }
 
-// Bit layout of Job.bits: a million queued jobs make every field count.
+// Bit layout of ServerJob.bits: a million queued jobs make every field count. The retries
+// counter takes the bits above the flags; it saturates well below 2^30, so the number stays a
+// small integer (no heap number per job).
 const STATE_MASK = 0b111;
 const PRIORITY_SHIFT = 3;
 const PRIORITY_MASK = 0b11 << PRIORITY_SHIFT;
 const BACKGROUND = 1 << 5;
 const IGNORED = 1 << 6;
 const TIMER_ARMED = 1 << 7;
+const RETRIES_SHIFT = 8;
+const RETRY = 1 << RETRIES_SHIFT;
+const MAX_RETRIES = (1 << 21) - 1;
 
 /**
- * One job. Byte strings (function, unique, reducer) hold one character per byte, exactly as
- * they arrived. The object is kept compact (flags packed in one number, rare fields out of line)
- * because a million of them may sit in a queue.
+ * One job as the server keeps it. Byte strings (function, unique, reducer) hold one character
+ * per byte, exactly as they arrived. The object is kept compact (flags and the retry count packed
+ * in one number, rare fields out of line) because a million of them may sit in a queue.
  */
-export class Job {
+export class ServerJob {
   /** The next job in the same priority list (an intrusive singly linked list). */
-  next: Job | undefined = undefined;
+  next: ServerJob | undefined = undefined;
   private bits: number;
-  retries = 0;
+  /**
+   * When the job entered its present state, in the core's time (ms since its time base, a small
+   * integer; see CoreState.now): submitted (pending, delayed), queued (a requeue restarts it) or
+   * assigned (running). The view's ages and the wait and run time distributions come from it.
+   */
+  since: number;
   /** The worker connection running the job. */
   worker: number | undefined = undefined;
   /** Attached foreground clients, one entry per submission (gearmand sends each one a copy). */
@@ -77,18 +87,31 @@ export class Job {
     background: boolean,
     /** Unix seconds before which the job must not run (0 = now). */
     readonly when: number,
-    state: JobState,
+    state: ServerJobState,
+    /** The core time of the submission (see {@link since}). */
+    since: number,
   ) {
     this.bits = state | (priority << PRIORITY_SHIFT) | (background ? BACKGROUND : 0);
     this.payload = keptPayload(data);
+    this.since = since;
   }
 
-  get state(): JobState {
-    return (this.bits & STATE_MASK) as JobState;
+  get state(): ServerJobState {
+    return (this.bits & STATE_MASK) as ServerJobState;
   }
 
-  set state(state: JobState) {
+  set state(state: ServerJobState) {
     this.bits = (this.bits & ~STATE_MASK) | state;
+  }
+
+  /** Attempts that ended without a result (the worker vanished, gave up or timed out). */
+  get retries(): number {
+    return this.bits >>> RETRIES_SHIFT;
+  }
+
+  /** Counts one more lost attempt (saturating). */
+  addRetry(): void {
+    if (this.bits >>> RETRIES_SHIFT < MAX_RETRIES) this.bits += RETRY;
   }
 
   get priority(): Priority {
@@ -121,6 +144,19 @@ export class Job {
   get data(): Buffer {
     const payload = this.payload;
     return typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
+  }
+
+  /** The payload's size in bytes (0 once released). */
+  get size(): number {
+    return this.payload.length;
+  }
+
+  /** A copy of the payload's first `max` bytes at most. */
+  preview(max: number): Buffer {
+    const payload = this.payload;
+    return typeof payload === 'string'
+      ? Buffer.from(payload.slice(0, max), 'latin1')
+      : Buffer.from(payload.subarray(0, max));
   }
 
   /** The key this job is coalesced under in its function: `-` keys on the payload. */

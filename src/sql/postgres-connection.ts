@@ -1,4 +1,6 @@
-/** The connection settings of a PostgreSQL conninfo, as node-postgres takes them. */
+import type { ClientConfig } from 'pg';
+
+/** Where a PostgreSQL database is, as node-postgres takes it. */
 export interface PostgresConnection {
   host?: string;
   port?: number;
@@ -9,22 +11,23 @@ export interface PostgresConnection {
   connectionTimeoutMillis?: number;
 }
 
+/** True when `text` is a PostgreSQL URI rather than libpq's keyword/value form. */
+function isPostgresUri(text: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(text.trim());
+}
+
 /**
- * Reads what gearmand's `--libpq-conninfo` accepts: either a URI
- * (`postgres://user:pw@host:5432/db?application_name=x`) or libpq's keyword/value form
- * (`host=127.0.0.1 port=5432 user=postgres dbname=test password='a b\'c'`). Keywords this
- * store does not use (sslmode, options, …) are ignored; anything not given falls back to
- * node-postgres' defaults and the PG* environment variables, as with libpq.
+ * The `keyword=value` pairs of libpq's keyword/value conninfo, in order: values may be quoted
+ * (`password='a b\'c'`) or backslash-escaped. A `TypeError` that says where it went wrong.
  */
-export function parseConninfo(conninfo: string): PostgresConnection {
+export function conninfoPairs(conninfo: string): [key: string, value: string][] {
   const text = conninfo.trim();
-  if (/^postgres(ql)?:\/\//i.test(text)) return fromUri(text);
-  const out: PostgresConnection = {};
+  const pairs: [string, string][] = [];
   let i = 0;
   const fail = (why: string): never => {
     throw new TypeError(`invalid PostgreSQL conninfo at character ${i + 1}: ${why}`);
   };
-  for (let pairs = 0; i < text.length && pairs < 1000; pairs++) {
+  for (let n = 0; i < text.length && n < 1000; n++) {
     while (i < text.length && /\s/.test(text.charAt(i))) i++;
     if (i >= text.length) break;
     const keyStart = i;
@@ -61,8 +64,24 @@ export function parseConninfo(conninfo: string): PostgresConnection {
         i++;
       }
     }
-    apply(out, key, value);
+    pairs.push([key, value]);
   }
+  return pairs;
+}
+
+/**
+ * Reads what gearmand's `--libpq-conninfo` accepts: either a URI
+ * (`postgres://user:pw@host:5432/db?application_name=x`) or libpq's keyword/value form
+ * (`host=127.0.0.1 port=5432 user=postgres dbname=test password='a b\'c'`). Keywords this
+ * layer does not use (sslmode, options, …) are ignored here; a URI also goes to node-postgres
+ * whole ({@link postgresClientConfig}), which reads them. Anything not given falls back to node-postgres' defaults and the
+ * PG* environment variables, as with libpq. A `TypeError` for a malformed conninfo.
+ */
+export function parseConninfo(conninfo: string): PostgresConnection {
+  const text = conninfo.trim();
+  if (isPostgresUri(text)) return fromUri(text);
+  const out: PostgresConnection = {};
+  for (const [key, value] of conninfoPairs(text)) apply(out, key, value);
   return out;
 }
 
@@ -105,7 +124,9 @@ function fromUri(uri: string): PostgresConnection {
   try {
     url = new URL(uri);
   } catch {
-    throw new TypeError(`invalid PostgreSQL URL ${JSON.stringify(uri)}`);
+    throw new TypeError(
+      `invalid PostgreSQL URL ${JSON.stringify(uri.replace(/:[^:@/]*@/, ':***@'))}`,
+    );
   }
   const out: PostgresConnection = {};
   if (url.hostname) out.host = decodeURIComponent(url.hostname.replace(/^\[|\]$/g, ''));
@@ -114,14 +135,31 @@ function fromUri(uri: string): PostgresConnection {
   if (url.password) out.password = decodeURIComponent(url.password);
   const db = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (db) out.database = db;
-  for (const [key, value] of url.searchParams) apply(out, key === 'dbname' ? 'dbname' : key, value);
+  for (const [key, value] of url.searchParams) apply(out, key, value);
   return out;
 }
 
 /** `host:port/database` for logs and error messages (never the password). */
-export function describePostgres(c: PostgresConnection): string {
+export function describePostgres(
+  c: Pick<PostgresConnection, 'host' | 'port' | 'user' | 'database'>,
+): string {
   const host = c.host ?? process.env.PGHOST ?? 'localhost';
   const port = c.port ?? (Number(process.env.PGPORT) || 5432);
   const db = c.database ?? process.env.PGDATABASE ?? c.user ?? process.env.PGUSER ?? '';
   return `${host}:${port}/${db}`;
+}
+
+/**
+ * node-postgres' settings for a conninfo: a 10 s connect timeout (unless the conninfo says
+ * otherwise) and TCP keep-alive, so that a database host that vanished is noticed on an idle
+ * link. A URI is also handed over whole, for node-postgres to read the parameters
+ * {@link parseConninfo} does not (`sslmode`, `options`, …).
+ */
+export function postgresClientConfig(conninfo: string): ClientConfig {
+  return {
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    ...parseConninfo(conninfo),
+    ...(isPostgresUri(conninfo) ? { connectionString: conninfo.trim() } : {}),
+  };
 }
