@@ -32,7 +32,8 @@ type Named<N extends string> = OptionSpec & { readonly name: N };
 export type ServerListOption = 'host' | 'port' | 'servers';
 
 /**
- * `-h/--host` (default {@link DEFAULT_HOST}), `-p/--port` and `--servers`; `serversShort` gives `--servers` a one-letter form (the scheduler's `-s`).
+ * `-h/--host` (default {@link DEFAULT_HOST}), `-p/--port` and `--servers`; `serversShort`
+ * gives `--servers` a one-letter form (the scheduler's `-s`).
  */
 export function serverListOptions(
   serversShort?: string,
