@@ -57,11 +57,13 @@ export {
   type ConnectionErrorCode,
 } from './connection/errors.js';
 export type { BackoffOptions } from './connection/backoff.js';
+export { tcpTransport, type Transport, type TransportOpenOptions } from './connection/transport.js';
 export {
   parseServers,
   DEFAULT_PORT,
   type ServerAddress,
   type ServerList,
+  type ServerScheme,
 } from './connection/server-address.js';
 export { GearboxError } from './protocol/errors.js';
 export { Priority } from './protocol/packet-types.js';

@@ -1,4 +1,5 @@
-import { Connection } from '../connection/connection.js';
+import { ServerConnection } from '../connection/server-connection.js';
+import { checkTransport, type Transport } from '../connection/transport.js';
 import { ConnectionError, TimeoutError } from '../connection/errors.js';
 import { formatAddress, parseServers, type ServerAddress } from '../connection/server-address.js';
 import type { TextLine } from '../protocol/decoder.js';
@@ -38,7 +39,9 @@ export interface AdminClientOptions {
   server?: string | ServerAddress;
   /** How long a command may wait for its reply, in ms (default 10000). */
   timeout?: number;
-  /** How long the TCP connect may take, in ms (default 5000). */
+  /** How the connection is opened (default plain TCP); see {@link Transport}. */
+  transport?: Transport;
+  /** How long the connect may take, in ms (default 5000). */
   connectTimeout?: number;
 }
 
@@ -74,7 +77,8 @@ export class AdminClient {
   private readonly address: ServerAddress;
   private readonly timeout: number;
   private readonly connectTimeout: number | undefined;
-  private connection: Connection | undefined;
+  private readonly transport: Transport | undefined;
+  private connection: ServerConnection | undefined;
   private pending: PendingCommand[] = [];
   private closed = false;
 
@@ -87,6 +91,8 @@ export class AdminClient {
     this.timeout = options.timeout ?? 10_000;
     if (!(this.timeout > 0)) throw new TypeError('timeout must be a positive number of ms');
     this.connectTimeout = options.connectTimeout;
+    this.transport = options.transport;
+    if (this.transport !== undefined) checkTransport(this.transport);
     this.server = formatAddress(address);
   }
 
@@ -227,23 +233,23 @@ export class AdminClient {
     });
   }
 
-  private connectionNow(): Connection {
+  private connectionNow(): ServerConnection {
     if (this.connection === undefined || this.connection.isClosed) {
-      const connection: Connection = new Connection(
+      const connection: ServerConnection = new ServerConnection(
         this.address,
         {
           onPacket: () => undefined,
           onText: (line) => this.receive(line),
           onDisconnect: (error) => this.lost(connection, error),
         },
-        { connectTimeout: this.connectTimeout },
+        { connectTimeout: this.connectTimeout, transport: this.transport },
       );
       this.connection = connection;
     }
     return this.connection;
   }
 
-  private reset(connection: Connection): void {
+  private reset(connection: ServerConnection): void {
     if (this.connection === connection) this.connection = undefined;
     void connection.close();
   }
@@ -268,7 +274,7 @@ export class AdminClient {
     }
   }
 
-  private lost(connection: Connection, error: ConnectionError): void {
+  private lost(connection: ServerConnection, error: ConnectionError): void {
     if (this.connection === connection) this.connection = undefined;
     const pending = this.pending;
     this.pending = [];

@@ -2,6 +2,7 @@
  * gearmand's job-store flags (`-q TYPE` with `--libsqlite3-*`, `--libpq-*`, `--mysql-*`,
  * `--redis-*`) and our `--store URL`, turned into the library's {@link QueueConfig}.
  */
+import { DriverMissingError } from '../sql/store-drivers.js';
 import { parseStoreUrl, type QueueConfig } from '../sql/store-url.js';
 import { defaultSqlitePath } from '../storage/create-store.js';
 import { inSection } from './options.js';
@@ -90,6 +91,26 @@ export function queueFromUrl(url: string): QueueConfig {
   } catch (err) {
     throw new UsageError('BAD_VALUE', `--store: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * The flag that chose the store, for messages: `-q TYPE`, `--store` (not its URL, which may hold
+ * a password), `--libsqlite3-db`, or `undefined` for the default store.
+ */
+export function storeFlag(flags: QueueFlags): string | undefined {
+  if (flags.storeUrl !== undefined) return '--store';
+  if (flags.queueType !== undefined) return `-q ${flags.queueType}`;
+  return flags.options.has('libsqlite3-db') ? '--libsqlite3-db' : undefined;
+}
+
+/**
+ * The message for a store whose driver is not installed, naming the flag that asked for that
+ * store; for the default store (no flag), how to run without one.
+ */
+export function driverMissingMessage(err: DriverMissingError, flag: string | undefined): string {
+  return flag === undefined
+    ? `${err.message} (SQLite is the default store; -q builtin keeps jobs in memory only)`
+    : `${flag}: ${err.message}`;
 }
 
 /**

@@ -6,9 +6,12 @@ import { defaultSchedulerOwner, SCHEDULER_DEFAULTS } from '../scheduler/defaults
 import { HistoryLog } from '../scheduler/history-log.js';
 import { SchedulerService, type SchedulerServiceOptions } from '../scheduler/scheduler-service.js';
 import type { SchedulerEvent } from '../scheduler/scheduler.js';
+import { errorMessage } from '../protocol/errors.js';
+import { DriverMissingError } from '../sql/store-drivers.js';
 import { HELP_OPTION, serverListOptions, serversFromOptions } from './common-options.js';
 import { formatHelp, parseOptions, type ParsedOptions } from './options.js';
 import { positiveInteger, seconds } from './option-values.js';
+import { driverMissingMessage } from './queue-flags.js';
 import { UsageError } from './usage-error.js';
 
 const D = SCHEDULER_DEFAULTS;
@@ -231,7 +234,10 @@ export async function run(argv: string[], observers: SchedulerObservers = {}): P
       `gearbox scheduler: ${service.store.description}, instance ${service.scheduler.owner}, pid ${process.pid}`,
     );
   } catch (err) {
-    console.error(`gearbox scheduler: ${err instanceof Error ? err.message : String(err)}`);
+    const flag = options.value('store') === undefined ? 'GEARBOX_SCHEDULER_STORE' : '--store';
+    const message =
+      err instanceof DriverMissingError ? driverMissingMessage(err, flag) : errorMessage(err);
+    console.error(`gearbox scheduler: ${message}`);
     return 2;
   }
   const signal = await stopSignal;

@@ -8,12 +8,18 @@ import { LOG_LEVELS, type LogLevel } from '../server/core/effects.js';
 import { defaultServerConfig, type KeepaliveConfig, type ServerConfig } from '../server/config.js';
 import { formatHelp, inSection, parseOptions, type OptionSpec } from './options.js';
 import { byteSize, formatSize, wholeNumber } from './option-values.js';
-import { QUEUE_FLAGS, queueFromFlags } from './queue-flags.js';
+import { QUEUE_FLAGS, queueFromFlags, storeFlag } from './queue-flags.js';
 import { UsageError } from './usage-error.js';
 
 /** What a command line asks for: run with a config, or print help / the version. */
 export type ParsedServerArgs =
-  | { readonly action: 'run'; readonly config: ServerConfig; readonly warnings: string[] }
+  | {
+      readonly action: 'run';
+      readonly config: ServerConfig;
+      readonly warnings: string[];
+      /** The flag that chose the store (see `storeFlag`), for messages about it. */
+      readonly storeFlag: string | undefined;
+    }
   | { readonly action: 'help' }
   | { readonly action: 'version' };
 
@@ -359,5 +365,5 @@ export function parseServerArgs(argv: readonly string[]): ParsedServerArgs {
     verbose,
     queue,
   };
-  return { action: 'run', config, warnings };
+  return { action: 'run', config, warnings, storeFlag: storeFlag(draft.queue) };
 }

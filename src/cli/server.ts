@@ -7,7 +7,9 @@
 import { ConfigError } from '../server/config.js';
 import { describeReplayProgress } from '../server/replay-progress.js';
 import { gearboxVersion, startServer, type GearboxServer } from '../server/start-server.js';
-import { GearboxError } from '../protocol/errors.js';
+import { errorMessage, GearboxError } from '../protocol/errors.js';
+import { DriverMissingError } from '../sql/store-drivers.js';
+import { driverMissingMessage } from './queue-flags.js';
 import { PidFile, PidFileError } from './pid-file.js';
 import { parseServerArgs, serverHelp } from './server-flags.js';
 
@@ -75,7 +77,10 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (err) {
     removeHandlers();
-    const message = err instanceof Error ? err.message : String(err);
+    const message =
+      err instanceof DriverMissingError
+        ? driverMissingMessage(err, parsed.storeFlag)
+        : errorMessage(err);
     console.error(`gearbox server: ${message}`);
     const status = err instanceof ConfigError ? 2 : err instanceof GearboxError ? 1 : 70;
     exitSoon(status);

@@ -1,20 +1,45 @@
 /** The Gearman port registered with IANA. */
 export const DEFAULT_PORT = 4730;
 
+/** How a server is spoken to: `tcp` (plain Gearman over TCP) is the only one so far. */
+export type ServerScheme = 'tcp';
+
+/** The schemes a server address may name. */
+const SCHEMES: readonly ServerScheme[] = ['tcp'];
+
 /** Where a job server listens. */
 export interface ServerAddress {
   readonly host: string;
   readonly port: number;
+  /**
+   * How to speak to it; absent means `tcp`. The parser leaves the default out, so a plain
+   * address stays `{ host, port }` whether it was written `host:port` or `tcp://host:port`.
+   */
+  readonly scheme?: ServerScheme;
 }
 
 /**
- * What callers may pass as servers: `"host"`, `"host:port"`, `"[::1]:4730"`, a comma-separated
- * list of those, an address object, or an array of any of these.
+ * What callers may pass as servers: `"host"`, `"host:port"`, `"[::1]:4730"`, the same with a
+ * scheme (`"tcp://host:port"`), a comma-separated list of those, an address object, or an
+ * array of any of these.
  */
 export type ServerList = string | ServerAddress | ReadonlyArray<string | ServerAddress>;
 
+/** Splits off a leading `scheme://`; refuses a scheme this version cannot speak. */
+function parseScheme(text: string): { scheme: ServerScheme; rest: string } {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (match === null) return { scheme: 'tcp', rest: text };
+  const name = (match[1] as string).toLowerCase();
+  const scheme = SCHEMES.find((known) => known === name);
+  if (scheme === undefined)
+    throw new TypeError(
+      `invalid server address '${text}': unsupported scheme '${name}://' (supported: ${SCHEMES.map((k) => `${k}://`).join(', ')})`,
+    );
+  return { scheme, rest: text.slice(match[0].length) };
+}
+
 function parseOne(text: string): ServerAddress {
-  const s = text.trim();
+  const { scheme, rest: s } = parseScheme(text.trim());
   let host = s;
   let portText: string | undefined;
   if (s.startsWith('[')) {
@@ -35,7 +60,11 @@ function parseOne(text: string): ServerAddress {
     }
   }
   if (host === '') throw new TypeError(`invalid server address '${text}': empty host`);
-  return { host, port: portText === undefined ? DEFAULT_PORT : parsePort(portText, text) };
+  return withScheme(
+    host,
+    portText === undefined ? DEFAULT_PORT : parsePort(portText, text),
+    scheme,
+  );
 }
 
 function parsePort(portText: string, whole: string): number {
@@ -50,7 +79,17 @@ function checkAddress(address: ServerAddress): ServerAddress {
     throw new TypeError('server host must be a non-empty string');
   if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65535)
     throw new TypeError(`server port must be an integer from 1 to 65535, got ${address.port}`);
-  return { host: address.host, port: address.port };
+  const scheme = SCHEMES.find((known) => known === (address.scheme ?? 'tcp'));
+  if (scheme === undefined)
+    throw new TypeError(
+      `server scheme must be one of ${SCHEMES.join(', ')}, got ${String(address.scheme)}`,
+    );
+  return withScheme(address.host, address.port, scheme);
+}
+
+/** An address, with its scheme only when it is not the default. */
+function withScheme(host: string, port: number, scheme: ServerScheme): ServerAddress {
+  return scheme === 'tcp' ? { host, port } : { host, port, scheme };
 }
 
 /**
@@ -75,7 +114,7 @@ export function parseServers(servers: ServerList | undefined): ServerAddress[] {
   return out;
 }
 
-/** `host:port`, bracketing IPv6 hosts. */
+/** `host:port`, bracketing IPv6 hosts (plain TCP carries no scheme prefix). */
 export function formatAddress(address: ServerAddress): string {
   return address.host.includes(':')
     ? `[${address.host}]:${address.port}`
@@ -98,7 +137,8 @@ export function serversFromHostsAndPort(
   return entries.map((entry) => {
     const [address] = parseServers(entry);
     if (address === undefined) throw new TypeError(`invalid server address '${entry}'`);
-    const explicitPort = /^\[.*\]:\d+$/.test(entry.trim()) || /^[^:]*:\d+$/.test(entry.trim());
-    return explicitPort ? address : { host: address.host, port: fallbackPort };
+    const { rest } = parseScheme(entry.trim());
+    const explicitPort = /^\[.*\]:\d+$/.test(rest) || /^[^:]*:\d+$/.test(rest);
+    return explicitPort ? address : { ...address, port: fallbackPort };
   });
 }

@@ -8,3 +8,5 @@ export { Scheduler, type SchedulerOptions, type SchedulerEvent } from './schedul
 export { openSchedulerStore } from './open-scheduler-store.js';
 export { CronExpression } from './cron.js';
 export { SchedulerError, type SchedulerErrorCode } from './errors.js';
+/** What opening a store rejects with when its driver package is not installed. */
+export { DriverMissingError } from '../sql/store-drivers.js';

@@ -3,8 +3,13 @@ export { startServer, gearboxVersion, ServerStartError } from './start-server.js
 export type { GearboxServer, StartServerOptions, ServerStartErrorCode } from './start-server.js';
 export { defaultServerConfig, ConfigError } from './config.js';
 export type { ServerConfig, KeepaliveConfig, ConfigErrorCode } from './config.js';
-export { NetServer, NetError, isLoopback } from './net/net-server.js';
-export type { CorePort, NetServerOptions, NetErrorCode } from './net/net-server.js';
+export { NetServer } from './net/net-server.js';
+export type { CorePort, NetServerOptions } from './net/net-server.js';
+export { NetError, type NetErrorCode } from './net/net-error.js';
+export { isLoopback, type PeerDetails } from './net/peer-details.js';
+export { TcpListener } from './net/listener.js';
+export type { Listener, ListenerHost, TcpListenerOptions } from './net/listener.js';
+export type { PeerSocket } from './net/peer-connection.js';
 export { Logger } from './net/logger.js';
 export { GearboxServerView } from './view/server-view.js';
 export type {
@@ -30,3 +35,5 @@ export type {
   JobCounters,
   Distribution,
 } from './core/index.js';
+/** What `startServer` rejects with when the configured store's driver package is not installed. */
+export { DriverMissingError } from '../sql/store-drivers.js';

@@ -9,7 +9,9 @@ import { AdminReply } from '../protocol/admin.js';
 import { ServerCore } from './core/server-core.js';
 import { ConfigError, defaultServerConfig, type ServerConfig } from './config.js';
 import { GearboxError } from '../protocol/errors.js';
+import type { ServerClock } from './core/effects.js';
 import { NetServer } from './net/net-server.js';
+import { TcpListener, type Listener } from './net/listener.js';
 import { Logger } from './net/logger.js';
 import type { JobStore } from '../storage/job-store.js';
 import type { QueueConfig } from '../sql/store-url.js';
@@ -56,6 +58,13 @@ export interface StartServerOptions {
    * opened, replayed and closed by the server like a configured one.
    */
   readonly store?: JobStore;
+  /** The clock of the core and of its timers in the I/O shell (default: the system's). */
+  readonly clock?: ServerClock;
+  /**
+   * Where peers come from, instead of the TCP listener that `config.listen` and `config.port`
+   * describe (embedding: another kind of listener; tests: streams handed in process).
+   */
+  readonly listeners?: readonly Listener[];
 }
 
 /** Gearbox's version, from package.json when it can be found next to the build. */
@@ -97,6 +106,7 @@ export async function startServer(
   const logger = options.logger ?? openLogger(full);
   let store: JobStore | undefined;
   let net: NetServer | undefined;
+  const clock: ServerClock = options.clock ?? { now: () => Date.now() };
   try {
     store = options.store ?? (await configuredStore(full.queue, logger));
     const core = new ServerCore(
@@ -112,7 +122,7 @@ export async function startServer(
         pid: process.pid,
         verbose: full.verbose,
       },
-      { now: () => Date.now() },
+      clock,
       // Generated store keys carry this, so they differ from the keys of earlier runs.
       () => randomInt(2 ** 40).toString(36),
     );
@@ -130,16 +140,27 @@ export async function startServer(
       meter?.finish();
       logger.log('NOTICE', `${store.description}: replayed ${replayed} job(s)`);
     }
-    net = new NetServer(core, store, logger, {
-      listen: full.listen,
-      port: full.port,
-      backlog: full.backlog,
-      limits: { maxPacketSize: full.maxPacketSize, maxLineLength: full.maxLineLength },
-      maxOutputBuffer: full.maxOutputBuffer,
-      keepalive: full.keepalive,
-      shutdownTimeoutMs: full.shutdownTimeoutMs,
-    });
-    await net.listen();
+    net = new NetServer(
+      core,
+      store,
+      logger,
+      {
+        limits: { maxPacketSize: full.maxPacketSize, maxLineLength: full.maxLineLength },
+        maxOutputBuffer: full.maxOutputBuffer,
+        shutdownTimeoutMs: full.shutdownTimeoutMs,
+      },
+      clock,
+    );
+    await net.listen(
+      ...(options.listeners ?? [
+        new TcpListener({
+          hosts: full.listen,
+          port: full.port,
+          backlog: full.backlog,
+          keepalive: full.keepalive,
+        }),
+      ]),
+    );
     if (full.user !== undefined) switchUser(full.user);
     logger.log('NOTICE', `Starting up with pid ${process.pid}, verbose is set to ${full.verbose}`);
     const running = net;

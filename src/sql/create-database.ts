@@ -1,4 +1,5 @@
 import type { SqlDatabase } from './sql-database.js';
+import { loadStoreDriver } from './store-drivers.js';
 import type { QueueConfig } from './store-url.js';
 
 /** A store location that names a SQL database. */
@@ -11,12 +12,14 @@ export function isSqlLocation(location: QueueConfig): location is SqlLocation {
 
 /**
  * The database a location names, with a pool of `poolSize` connections (made as they are
- * needed, so nothing is connected yet). Only that database's driver is loaded.
+ * needed, so nothing is connected yet). Only that database's driver is loaded; a
+ * `DriverMissingError` when it is not installed.
  */
 export async function createSqlDatabase(
   location: SqlLocation,
   options: { readonly poolSize?: number } = {},
 ): Promise<SqlDatabase> {
+  await loadStoreDriver(location.type);
   switch (location.type) {
     case 'postgres': {
       const { PostgresDatabase } = await import('./postgres-database.js');

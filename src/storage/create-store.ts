@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { loadStoreDriver } from '../sql/store-drivers.js';
 import type { QueueConfig } from '../sql/store-url.js';
 import type { BatchingStore } from './batching-store.js';
 import type { StoreLogger } from './store-error.js';
@@ -22,15 +23,16 @@ export function defaultSqlitePath(env: NodeJS.ProcessEnv = process.env): string 
 /**
  * The store a queue configuration names, not yet opened (call `open()`, then `replay()`), or
  * `undefined` for `builtin` (memory only, nothing to store). Only the named backend's module and
- * database driver are loaded: together they take a fifth of a second to load.
+ * database driver are loaded: together they take a fifth of a second to load. Rejects with a
+ * `DriverMissingError` when the driver package is not installed (it is an optional peer).
  */
 export async function createStore(
   config: QueueConfig,
   log?: StoreLogger,
 ): Promise<BatchingStore | undefined> {
+  if (config.type === 'builtin') return undefined;
+  await loadStoreDriver(config.type);
   switch (config.type) {
-    case 'builtin':
-      return undefined;
     case 'sqlite': {
       const { SqliteStore } = await import('./sqlite-store.js');
       return new SqliteStore({ file: config.file, table: config.table, log });

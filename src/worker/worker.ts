@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { BackoffOptions } from '../connection/backoff.js';
-import { Connection } from '../connection/connection.js';
+import { ServerConnection } from '../connection/server-connection.js';
+import type { Transport } from '../connection/transport.js';
 import { AbortError, ConnectionError, TimeoutError } from '../connection/errors.js';
 import { parseServers, type ServerList } from '../connection/server-address.js';
 import type { Packet } from '../protocol/decoder.js';
@@ -16,7 +17,9 @@ export interface WorkerOptions {
   concurrency?: number;
   /** A label the server shows in `workers` (SET_CLIENT_ID). */
   clientId?: string;
-  /** How long one TCP connect may take, in ms (default 5000). */
+  /** How connections are opened (default plain TCP); see {@link Transport}. */
+  transport?: Transport;
+  /** How long one connect may take, in ms (default 5000). */
   connectTimeout?: number;
   /** Delays between reconnect attempts (exponential, with jitter). */
   backoff?: BackoffOptions;
@@ -66,7 +69,7 @@ interface Registration {
 }
 
 interface WorkerLink {
-  readonly connection: Connection;
+  readonly connection: ServerConnection;
   /** Counts connections, so a job never answers on a newer connection than it came from. */
   session: number;
   grabbing: boolean;
@@ -132,7 +135,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       throw new TypeError('clientId must be a string without NUL bytes');
     this.links = servers.map((address) => {
       const link = { session: 0, grabbing: false, sleeping: false } as WorkerLink;
-      const connection = new Connection(
+      const connection = new ServerConnection(
         address,
         {
           onConnect: () => this.connected(link),
@@ -144,6 +147,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         },
         {
           reconnect: true,
+          transport: options.transport,
           connectTimeout: options.connectTimeout,
           backoff: options.backoff,
           maxReconnectAttempts: options.maxReconnectAttempts,

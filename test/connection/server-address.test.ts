@@ -28,6 +28,28 @@ describe('parseServers', () => {
     assert.throws(() => parseServers([42 as unknown as string]), TypeError);
   });
 
+  it('reads a tcp:// scheme and refuses the ones it cannot speak, naming them', () => {
+    assert.deepEqual(parseServers('tcp://gm1:4731,TCP://[::1]'), [
+      { host: 'gm1', port: 4731 },
+      { host: '::1', port: 4730 },
+    ]);
+    assert.deepEqual(parseServers([{ host: 'x', port: 1, scheme: 'tcp' }]), [
+      { host: 'x', port: 1 },
+    ]);
+    for (const bad of ['tls://gm1:4730', 'http://gm1', 'gm1, unix://sock']) {
+      assert.throws(
+        () => parseServers(bad),
+        (e: unknown) => e instanceof TypeError && /unsupported scheme '\w+:\/\/'/.test(e.message),
+        bad,
+      );
+    }
+    assert.throws(
+      () => parseServers([{ host: 'x', port: 1, scheme: 'tls' as 'tcp' }]),
+      /server scheme must be one of tcp, got tls/,
+    );
+    assert.throws(() => parseServers('tcp://'), /empty host/);
+  });
+
   it('formats addresses back', () => {
     assert.equal(formatAddress({ host: 'h', port: 1 }), 'h:1');
     assert.equal(formatAddress({ host: '::1', port: 2 }), '[::1]:2');
@@ -46,6 +68,11 @@ describe('serversFromHostsAndPort', () => {
       { host: '::1', port: 7 },
       { host: '::1', port: 8 },
     ]);
+    assert.deepEqual(serversFromHostsAndPort(['tcp://a:9,tcp://b'], '5'), [
+      { host: 'a', port: 9 },
+      { host: 'b', port: 5 },
+    ]);
     assert.throws(() => serversFromHostsAndPort(['a'], 'http'), TypeError);
+    assert.throws(() => serversFromHostsAndPort(['tls://a'], '5'), /unsupported scheme/);
   });
 });

@@ -3,11 +3,17 @@
  * completion (for `--help`, bad flags) or as a server on a free port, stopped by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, gearboxMain, waitForPort, type RunningServer } from './processes.js';
+import {
+  freePort,
+  gearboxMain,
+  runToEnd,
+  waitForPort,
+  type ProcessResult,
+  type RunningServer,
+} from './processes.js';
 
 /** Spawns `gearbox <args>`; `env` is added to this process's environment. */
 export function spawnGearbox(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -19,26 +25,11 @@ export function spawnGearbox(args: readonly string[], env: NodeJS.ProcessEnv = {
 }
 
 /** What a finished CLI run produced. */
-export interface CliResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliResult = ProcessResult;
 
 /** Runs `gearbox <args>` to completion; kills it (by PID) after `timeoutMs`. */
-export async function runGearbox(args: readonly string[], timeoutMs = 15_000): Promise<CliResult> {
-  const child = spawnGearbox(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-  }, timeoutMs);
-  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
-  return { code, signal, stdout, stderr };
+export function runGearbox(args: readonly string[], timeoutMs = 15_000): Promise<CliResult> {
+  return runToEnd(process.execPath, [gearboxMain, ...args], { timeoutMs });
 }
 
 /** A `gearbox server` child with its exit awaited. */

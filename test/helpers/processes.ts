@@ -44,6 +44,46 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
+/** What a finished process produced. */
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Options of {@link runToEnd}. */
+export interface RunOptions {
+  readonly cwd?: string;
+  /** The whole environment of the process (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Killed (by PID) after this long; default 15 s. */
+  readonly timeoutMs?: number;
+}
+
+/** Runs `file args` to completion and collects its output; kills it (by PID) after the timeout. */
+export async function runToEnd(
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<ProcessResult> {
+  const child = spawn(file, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  }, options.timeoutMs ?? 15_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return { code, signal, stdout, stderr };
+}
+
 /** A server process started for a test. */
 export interface RunningServer {
   readonly port: number;

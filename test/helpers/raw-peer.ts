@@ -1,13 +1,15 @@
 /**
- * A bare TCP peer for server tests: writes whatever bytes a test gives it (malformed ones
- * included) and reads the server's replies as packets or admin lines, with timeouts.
+ * A bare peer for server tests: writes whatever bytes a test gives it (malformed ones included)
+ * and reads the server's replies as packets or admin lines, with timeouts. Over TCP, or over
+ * any duplex stream handed to the server in process.
  */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { Decoder, type Packet } from '../../src/protocol/decoder.js';
 
-/** One TCP connection to a server under test. */
-export class RawPeer {
+/** One connection to a server under test (a TCP socket unless made with {@link RawPeer.over}). */
+export class RawPeer<S extends Duplex = Socket> {
   private readonly packets: Packet[] = [];
   private text = '';
   private waiter: (() => void) | undefined;
@@ -16,7 +18,7 @@ export class RawPeer {
   readonly closed: Promise<void>;
   private isClosed = false;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(readonly socket: S) {
     this.decoder = new Decoder(
       {
         packet: (p) => this.packets.push({ ...p, args: p.args.map((a) => Buffer.from(a)) }),
@@ -38,8 +40,13 @@ export class RawPeer {
   static async connect(port: number, mode: 'packets' | 'text' = 'packets'): Promise<RawPeer> {
     const socket = connect({ host: '127.0.0.1', port });
     await once(socket, 'connect');
-    const peer = new RawPeer(socket);
-    socket.on('data', (chunk: Buffer) => {
+    return RawPeer.over(socket, mode);
+  }
+
+  /** Speaks over an open stream (e.g. one end of a pair whose other end the server serves). */
+  static over<T extends Duplex>(stream: T, mode: 'packets' | 'text' = 'packets'): RawPeer<T> {
+    const peer = new RawPeer(stream);
+    stream.on('data', (chunk: Buffer) => {
       if (mode === 'text') peer.text += chunk.toString('latin1');
       else peer.decoder.push(chunk);
       peer.wake();

@@ -12,6 +12,8 @@ export interface ConnectionInfo {
   readonly address: string;
   /** Whether the peer is on a loopback address (`shutdown` is accepted only from those). */
   readonly loopback: boolean;
+  /** Who the peer proved to be (a TLS certificate's subject), when it proved anything. */
+  readonly identity?: string | undefined;
 }
 
 /**

@@ -14,29 +14,41 @@ import type {
   PeerRecord,
 } from '../core/index.js';
 
-/** The I/O shell's figures since it started (the shell implements {@link NetFiguresSource}). */
+/**
+ * What the I/O shell alone knows about its traffic, since the server started: a snapshot of
+ * plain numbers (the shell implements {@link NetFiguresSource}). Connections by kind (client,
+ * worker, admin) are the core's to say, from what each connection did: see the core's view.
+ */
 export interface NetFigures {
+  /** Connections open now. */
   readonly connectionsOpen: number;
+  /** Connections handed to the shell (accepted by a listener, or given to `handle`). */
   readonly connectionsAccepted: number;
+  /** Connections that have closed, for whatever reason. */
   readonly connectionsClosed: number;
+  /** Bytes read from peers. */
   readonly bytesIn: number;
+  /** Bytes written to peers' sockets. */
   readonly bytesOut: number;
-  /** Binary packets received, by packet type number (index = `PacketType`). */
-  readonly packetsIn: readonly number[];
-  /** Binary packets sent, by packet type number. */
-  readonly packetsOut: readonly number[];
+  /** Binary packets received, by packet name (every known type, zeros included). */
+  readonly packetsIn: Readonly<Record<string, number>>;
+  /** Binary packets sent, by packet name (every known type, zeros included). */
+  readonly packetsOut: Readonly<Record<string, number>>;
   /** Admin text lines received. */
   readonly adminLinesIn: number;
+  /** Admin text replies sent (one per command answered). */
+  readonly adminRepliesOut: number;
   /** Peers refused for a packet or an admin line over a limit (`--max-packet-size`, …). */
   readonly overLimitRefusals: number;
-  /** Connections closed for breaking the framing. */
+  /** Connections closed for breaking the framing (bad magic, unknown type, …), without a reply. */
   readonly protocolErrors: number;
-  /** Connections dropped for not reading what was sent to them. */
+  /** Connections dropped for not reading what was sent to them (over the output limit). */
   readonly slowPeersDropped: number;
 }
 
 /** Something that reports {@link NetFigures}: the I/O shell. */
 export interface NetFiguresSource {
+  /** A fresh snapshot; costs a few dozen number copies, nothing on the traffic path. */
   netFigures(): NetFigures;
 }
 

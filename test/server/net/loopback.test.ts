@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isLoopback } from '../../../src/server/net/net-server.js';
+import { isLoopback } from '../../../src/server/net/peer-details.js';
 
 describe('isLoopback (admin shutdown is accepted only from these)', () => {
   it('accepts IPv4, IPv6 and IPv4-mapped loopback addresses', () => {

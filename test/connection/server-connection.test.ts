@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { Connection } from '../../src/connection/connection.js';
+import { ServerConnection } from '../../src/connection/server-connection.js';
 import { ConnectionError } from '../../src/connection/errors.js';
 import { request } from '../../src/protocol/encoder.js';
 import { PacketType, type Packet } from '../../src/protocol/index.js';
@@ -29,11 +29,11 @@ async function shut(server: Server, sockets: Socket[]): Promise<void> {
   await once(server, 'close');
 }
 
-describe('Connection', () => {
+describe('ServerConnection', () => {
   it('shares one connect promise between callers and decodes what arrives', async () => {
     const peer = await listen();
     const packets: Packet[] = [];
-    const conn = new Connection(
+    const conn = new ServerConnection(
       { host: '127.0.0.1', port: peer.port },
       {
         onPacket: (p) => packets.push(p),
@@ -62,7 +62,7 @@ describe('Connection', () => {
 
   it('fails fast with CONNECT_FAILED and marks the server down for a while', async () => {
     const port = await freePort();
-    const conn = new Connection(
+    const conn = new ServerConnection(
       { host: '127.0.0.1', port },
       { onPacket: () => undefined },
       { backoff: { initialDelay: 5000, jitter: 0 } },
@@ -83,7 +83,7 @@ describe('Connection', () => {
     const first = await listen();
     const port = first.port;
     const events: string[] = [];
-    const conn = new Connection(
+    const conn = new ServerConnection(
       { host: '127.0.0.1', port },
       {
         onConnect: () => events.push('connect'),
@@ -109,7 +109,7 @@ describe('Connection', () => {
   it('close() cancels a pending reconnect delay', async () => {
     const port = await freePort();
     let attempts = 0;
-    const conn = new Connection(
+    const conn = new ServerConnection(
       { host: '127.0.0.1', port },
       { onPacket: () => undefined },
       { reconnect: true, backoff: { initialDelay: 200, maxDelay: 200, jitter: 0 } },
@@ -126,7 +126,7 @@ describe('Connection', () => {
 
   it('gives up after maxReconnectAttempts', async () => {
     const port = await freePort();
-    const conn = new Connection(
+    const conn = new ServerConnection(
       { host: '127.0.0.1', port },
       { onPacket: () => undefined },
       { reconnect: true, maxReconnectAttempts: 2, backoff: { initialDelay: 10, maxDelay: 10 } },
@@ -139,7 +139,7 @@ describe('Connection', () => {
   it('drops a server that breaks the framing, with PROTOCOL_ERROR', async () => {
     const peer = await listen();
     const errors: ConnectionError[] = [];
-    const conn = new Connection(
+    const conn = new ServerConnection(
       { host: '127.0.0.1', port: peer.port },
       {
         onPacket: () => undefined,

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   Decoder,
   type DecoderLimits,
@@ -8,14 +8,24 @@ import {
 } from '../../protocol/decoder.js';
 import type { ConnectionInfo } from '../core/effects.js';
 import { LARGE_BUFFER, largeBufferPassed } from './memory-reclaimer.js';
+import type { NetCounters } from './net-figures.js';
 import { OutputQueue } from './output-queue.js';
 
+/**
+ * The stream of one peer: a TCP socket, a TLS socket, or any duplex a caller hands to
+ * `NetServer.handle` (tests use in-process pairs). Sockets also say who is on the other end.
+ */
+export type PeerSocket = Duplex & {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+};
+
 /** What a connection reports to the server that owns it. */
-export interface ConnectionHost {
+export interface PeerConnectionHost {
   /** A binary packet arrived on an open connection. */
-  packet(conn: Connection, packet: Packet): void;
+  packet(conn: PeerConnection, packet: Packet): void;
   /** An admin text line arrived on an open connection. */
-  text(conn: Connection, line: TextLine): void;
+  text(conn: PeerConnection, line: TextLine): void;
 }
 
 /*
@@ -42,10 +52,10 @@ const JOIN_LIMIT = 256 * 1024;
 const REFUSAL_LINGER_MS = 2000;
 
 /**
- * One accepted socket: its decoder, its ordered output (with holds for store commits) and its
- * flow control. The owning server applies the core's effects to it.
+ * One peer's stream as the server sees it: its decoder, its ordered output (with holds for
+ * store commits) and its flow control. The owning server applies the core's effects to it.
  */
-export class Connection implements DecoderSink {
+export class PeerConnection implements DecoderSink {
   private readonly decoder: Decoder;
   /** Unsent output, in reply order. */
   readonly output = new OutputQueue();
@@ -60,12 +70,13 @@ export class Connection implements DecoderSink {
   private lingerOnClose = false;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: PeerSocket,
     readonly info: ConnectionInfo,
     /** `host:port` of the peer, for logs. */
     readonly peer: string,
     limits: DecoderLimits,
-    private readonly host: ConnectionHost,
+    private readonly host: PeerConnectionHost,
+    private readonly counters: NetCounters,
   ) {
     this.decoder = new Decoder(this, limits);
   }
@@ -88,11 +99,13 @@ export class Connection implements DecoderSink {
   /** Feeds received bytes to the decoder; throws its ProtocolError. */
   receive(chunk: Buffer): void {
     if (this.state !== ConnState.OPEN) return;
+    this.counters.bytesIn += chunk.length;
     this.decoder.push(chunk);
   }
 
   /** @internal Decoder callback. */
   packet(packet: Packet): void {
+    this.counters.packetsIn[packet.type]!++;
     if (this.state === ConnState.OPEN) this.host.packet(this, packet);
     // A packet's payload is its last argument.
     const payload = packet.args[packet.args.length - 1];
@@ -101,6 +114,7 @@ export class Connection implements DecoderSink {
 
   /** @internal Decoder callback. */
   text(line: TextLine): void {
+    this.counters.adminLinesIn++;
     if (this.state === ConnState.OPEN) this.host.text(this, line);
   }
 
@@ -113,17 +127,18 @@ export class Connection implements DecoderSink {
     if (this.state === ConnState.DEAD) return 0;
     if (this.output.hasReady) {
       const { chunks, bytes } = this.output.take();
+      this.counters.bytesOut += bytes;
       const socket = this.socket;
       // Told once the socket has written (and let go of) the last byte.
       const written = bytes >= LARGE_BUFFER ? () => largeBufferPassed(bytes) : undefined;
-      if (chunks.length === 1) socket.write(chunks[0] as Buffer, written);
+      if (chunks.length === 1) socket.write(chunks[0], written);
       else if (bytes <= JOIN_LIMIT) socket.write(Buffer.concat(chunks, bytes));
       else {
         // Large payloads: hand them over without copying, as one writev.
         socket.cork();
         const last = chunks.length - 1;
-        for (let i = 0; i < last; i++) socket.write(chunks[i] as Buffer);
-        socket.write(chunks[last] as Buffer, written);
+        for (let i = 0; i < last; i++) socket.write(chunks[i]);
+        socket.write(chunks[last], written);
         process.nextTick(() => socket.uncork());
       }
     }
@@ -164,6 +179,7 @@ export class Connection implements DecoderSink {
    */
   refuse(reply: Buffer): void {
     if (this.state !== ConnState.OPEN) return;
+    this.counters.countOut(reply);
     this.output.write(reply);
     this.state = ConnState.CLOSING;
     this.lingerOnClose = true;

@@ -1,18 +1,19 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Decoder, DEFAULT_LIMITS, type Packet, type TextLine } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { backoffDelay, type Backoff } from '../protocol/backoff.js';
 import { resolveBackoff, type BackoffOptions } from './backoff.js';
 import { ConnectionError } from './errors.js';
 import { formatAddress, type ServerAddress } from './server-address.js';
+import { checkTransport, tcpTransport, type Transport } from './transport.js';
 
 /** What a connection reports to its owner (the client, worker or admin client). */
-export interface ConnectionHandler {
+export interface ServerConnectionHandler {
   /**
-   * The socket is open. Runs before anything queued behind `connect()` is written, so packets
+   * The stream is open. Runs before anything queued behind `connect()` is written, so packets
    * sent here (OPTION_REQ, SET_CLIENT_ID, CAN_DO…) are the first on the wire.
    */
-  onConnect?(connection: Connection): void;
+  onConnect?(connection: ServerConnection): void;
   /** A binary packet from the server. */
   onPacket(packet: Packet): void;
   /** An admin text line from the server. */
@@ -27,8 +28,10 @@ export interface ConnectionHandler {
 }
 
 /** How one connection behaves. */
-export interface ConnectionOptions {
-  /** How long one attempt to open the TCP connection may take, in ms (default 5000). */
+export interface ServerConnectionOptions {
+  /** How the stream is opened (default plain TCP). */
+  transport?: Transport;
+  /** How long one attempt to open the connection may take, in ms (default 5000). */
   connectTimeout?: number;
   /**
    * Keep trying in the background after a failed attempt or a lost connection (workers do;
@@ -46,13 +49,13 @@ export interface ConnectionOptions {
 /*
  * States of a connection:
  *
- *   IDLE        no socket; connect() → CONNECTING
- *   CONNECTING  TCP handshake in flight (one shared promise for every caller)
+ *   IDLE        no stream; connect() → CONNECTING
+ *   CONNECTING  the transport is opening a stream (one shared promise for every caller)
  *                 ├ success → CONNECTED
- *                 └ failure → WAITING (reconnect on, attempts left) or IDLE
- *   CONNECTED   socket open; loss → WAITING (reconnect on) or IDLE
+ *                 └ failure or connect timeout → WAITING (reconnect on, attempts left) or IDLE
+ *   CONNECTED   stream open; loss → WAITING (reconnect on) or IDLE
  *   WAITING     a backoff delay is pending; it expires → CONNECTING; connect() skips it
- *   CLOSED      close() was called; final. close() cancels a pending delay.
+ *   CLOSED      close() was called; final. close() cancels a pending delay or an attempt.
  */
 const State = { IDLE: 0, CONNECTING: 1, CONNECTED: 2, WAITING: 3, CLOSED: 4 } as const;
 type State = (typeof State)[keyof typeof State];
@@ -61,18 +64,22 @@ type State = (typeof State)[keyof typeof State];
 const STATE_NAMES = ['idle', 'connecting', 'connected', 'waiting', 'closed'] as const;
 
 /** A connection state, as a word. */
-export type ConnectionState = (typeof STATE_NAMES)[number];
+export type ServerConnectionState = (typeof STATE_NAMES)[number];
 
 /**
- * One TCP connection to one Gearman server, with the codec on it: it frames what it reads into
+ * One connection to one Gearman server, with the codec on it: it frames what it reads into
  * packets and admin lines, and reconnects with exponential backoff and jitter when asked to.
+ * The stream comes from a {@link Transport} (plain TCP by default); all of this works the same
+ * whatever the transport.
  */
-export class Connection {
+export class ServerConnection {
   /** `host:port`. */
   readonly name: string;
   private state: State = State.IDLE;
-  private socket: Socket | undefined;
+  private socket: Duplex | undefined;
   private connecting: Promise<void> | undefined;
+  /** Gives up the attempt in flight (connect timeout, close()). */
+  private aborter: AbortController | undefined;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Failed attempts since the last success. */
   private failures = 0;
@@ -81,14 +88,17 @@ export class Connection {
   private readonly backoff: Backoff;
   private readonly connectTimeout: number;
   private readonly maxAttempts: number;
+  private readonly transport: Transport;
   private drainWaiters: Array<() => void> = [];
 
   constructor(
     readonly address: ServerAddress,
-    private readonly handler: ConnectionHandler,
-    private readonly options: ConnectionOptions = {},
+    private readonly handler: ServerConnectionHandler,
+    private readonly options: ServerConnectionOptions = {},
   ) {
     this.name = formatAddress(address);
+    this.transport = options.transport ?? tcpTransport;
+    checkTransport(this.transport);
     this.backoff = resolveBackoff(options.backoff);
     this.connectTimeout = options.connectTimeout ?? 5000;
     this.maxAttempts = options.maxReconnectAttempts ?? Infinity;
@@ -97,7 +107,7 @@ export class Connection {
   }
 
   /** The current state, as a word. */
-  get status(): ConnectionState {
+  get status(): ServerConnectionState {
     return STATE_NAMES[this.state];
   }
 
@@ -161,89 +171,87 @@ export class Connection {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Closes for good: cancels any pending reconnect delay and ends the socket. */
+  /** Closes for good: cancels a pending reconnect delay or attempt, and ends the stream. */
   async close(): Promise<void> {
     if (this.state === State.CLOSED) return;
     const socket = this.socket;
     const wasConnected = this.state === State.CONNECTED;
+    const connecting = this.connecting;
     this.state = State.CLOSED;
     this.cancelDelay();
     this.releaseDrainWaiters();
-    if (socket === undefined) return;
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    if (wasConnected) {
-      socket.end();
-      // A peer that never closes its side must not keep us waiting.
-      const timer = setTimeout(() => socket.destroy(), 1000);
-      await closed;
-      clearTimeout(timer);
-    } else {
-      socket.destroy();
-      await closed;
+    if (connecting !== undefined) {
+      this.aborter?.abort(closedError(this.name));
+      await connecting.catch(() => undefined);
     }
-    if (wasConnected) this.handler.onDisconnect?.(closedError(this.name));
+    if (!wasConnected || socket === undefined) return;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.end();
+    // A peer that never closes its side must not keep us waiting.
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    await closed;
+    clearTimeout(timer);
+    this.handler.onDisconnect?.(closedError(this.name));
   }
 
   private attempt(): Promise<void> {
     this.state = State.CONNECTING;
-    const promise = new Promise<void>((resolve, reject) => {
-      const socket = netConnect({ host: this.address.host, port: this.address.port });
-      this.socket = socket;
-      let settled = false;
-      let lastError: Error | undefined;
-      socket.setTimeout(this.connectTimeout);
-      const onTimeout = (): void => {
-        lastError = new Error(`no answer within ${this.connectTimeout} ms`);
-        socket.destroy();
-      };
-      socket.on('timeout', onTimeout);
-      socket.on('error', (err) => (lastError = err));
-      socket.once('connect', () => {
-        if (this.state === State.CLOSED) {
-          socket.destroy();
-          return;
-        }
-        socket.setTimeout(0);
-        socket.off('timeout', onTimeout);
-        socket.setNoDelay(true);
-        socket.setKeepAlive(true, 30_000);
-        settled = true;
-        this.failures = 0;
-        this.state = State.CONNECTED;
-        this.connecting = undefined;
-        this.wire(socket, () => lastError);
-        try {
-          this.handler.onConnect?.(this);
-        } catch (err) {
-          socket.destroy(err instanceof Error ? err : new Error(String(err)));
-        }
-        resolve();
-      });
-      socket.once('close', () => {
-        if (settled) return;
-        settled = true;
-        this.connecting = undefined;
-        if (this.socket === socket) this.socket = undefined;
-        const error =
-          this.state === State.CLOSED
-            ? closedError(this.name)
-            : new ConnectionError(
-                'CONNECT_FAILED',
-                `cannot connect to ${this.name}: ${lastError?.message ?? 'connection closed'}`,
-                this.name,
-                { cause: lastError },
-              );
-        if (this.state !== State.CLOSED) this.afterFailure();
-        reject(error);
-      });
+    const abort = new AbortController();
+    this.aborter = abort;
+    const timer = setTimeout(
+      () => abort.abort(new Error(`no answer within ${this.connectTimeout} ms`)),
+      this.connectTimeout,
+    );
+    const promise: Promise<void> = this.open(abort.signal).finally(() => {
+      clearTimeout(timer);
+      if (this.aborter === abort) this.aborter = undefined;
+      if (this.connecting === promise) this.connecting = undefined;
     });
     this.connecting = promise;
     return promise;
   }
 
-  /** Hooks an established socket to the decoder and the handler. */
-  private wire(socket: Socket, lastError: () => Error | undefined): void {
+  /** One attempt: the transport opens the stream, then it is wired to the decoder. */
+  private async open(signal: AbortSignal): Promise<void> {
+    let stream: Duplex;
+    try {
+      stream = await this.transport.open(this.address, { signal });
+      if (stream.destroyed) {
+        // Gone already (reset at once): a failed attempt like any other, its error not ours.
+        stream.on('error', () => undefined);
+        throw new Error('connection closed');
+      }
+    } catch (err) {
+      if (this.state === State.CLOSED) throw closedError(this.name);
+      const cause = err instanceof Error ? err : new Error(String(err));
+      this.afterFailure();
+      throw new ConnectionError(
+        'CONNECT_FAILED',
+        `cannot connect to ${this.name}: ${cause.message}`,
+        this.name,
+        { cause },
+      );
+    }
+    if (this.state === State.CLOSED) {
+      stream.destroy();
+      throw closedError(this.name);
+    }
+    this.failures = 0;
+    this.state = State.CONNECTED;
+    this.socket = stream;
+    this.wire(stream);
+    try {
+      this.handler.onConnect?.(this);
+    } catch (err) {
+      stream.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Hooks an established stream to the decoder and the handler. */
+  private wire(socket: Duplex): void {
     let protocolError: ProtocolError | undefined;
+    let lastError: Error | undefined;
+    socket.on('error', (err) => (lastError = err));
     const decoder = new Decoder(
       {
         packet: (packet) => this.handler.onPacket(packet),
@@ -269,7 +277,7 @@ export class Connection {
       if (this.socket === socket) this.socket = undefined;
       this.releaseDrainWaiters();
       if (this.state === State.CLOSED) return;
-      const cause = protocolError ?? lastError();
+      const cause = protocolError ?? lastError;
       const error = protocolError
         ? new ConnectionError(
             'PROTOCOL_ERROR',
