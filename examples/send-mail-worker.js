@@ -3,15 +3,18 @@
 //   node examples/send-mail-worker.js            (servers from GEARMAN_SERVERS, default 127.0.0.1:4730)
 //
 // It registers `send_mail`, takes a JSON workload { to, subject, body }, and "sends" it by writing
-// an RFC 5322 message into ./outbox/ — swap deliver() for your SMTP library. Two mails go out at
+// an RFC 5322 message into gearbox-outbox/ under the system's temp directory (os.tmpdir(), so
+// nothing lands in your checkout) — swap deliver() for your SMTP library. Two mails go out at
 // once; a mail that takes longer than 10 s fails; Ctrl-C lets the running mails finish first.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'gearbox';
 
-const outbox = join(process.cwd(), 'outbox');
+const outbox = join(tmpdir(), 'gearbox-outbox');
 await mkdir(outbox, { recursive: true });
+console.log(`writing mail to ${outbox}`);
 
 async function deliver(mail, signal) {
   // Pretend the SMTP conversation takes a moment; honour the abort signal like real I/O would.

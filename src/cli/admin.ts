@@ -16,12 +16,11 @@ import { formatHelp, parseOptions, type ParsedOptions } from './options.js';
 import { positiveInteger } from './option-values.js';
 import { UsageError } from './usage-error.js';
 
-const DEFAULT_HOST = 'localhost';
 const DEFAULT_INTERVAL_MS = 1000;
 
 /** Every option of `gearbox admin`, in the order `--help` lists them. */
 export const ADMIN_OPTIONS = [
-  ...serverListOptions(DEFAULT_HOST),
+  ...serverListOptions(),
   { name: 'status', help: 'functions: queued+running, running, workers' },
   { name: 'priority-status', help: 'functions: queued jobs per priority, workers' },
   { name: 'workers', help: 'connections and their functions' },
@@ -36,7 +35,7 @@ export const ADMIN_OPTIONS = [
   { name: 'json', help: 'print parsed results as JSON' },
   {
     name: 'watch',
-    help: 'live table of functions (queued by priority, running, workers), refreshed every --interval, for every server given',
+    help: 'live table of functions (queued by priority, running, workers), refreshed every --interval, for every server given; q quits (on a terminal), as Ctrl-C does',
   },
   {
     name: 'interval',
@@ -48,7 +47,7 @@ export const ADMIN_OPTIONS = [
     name: 'iterations',
     value: 'N',
     help: 'stop --watch after N refreshes',
-    default: 'until SIGINT',
+    default: 'until q or Ctrl-C',
   },
   HELP_OPTION,
 ] as const;
@@ -75,6 +74,14 @@ const okValue = (lines: string[]): string => {
   const line = lines[0] ?? '';
   return line === 'OK' ? 'OK' : line.startsWith('OK ') ? line.slice(3) : line;
 };
+
+/**
+ * `workers` with `fd` as a number, as every other count in `--json` is (the library keeps
+ * the column's text; a server that prints something other than a number keeps its text).
+ */
+function workersForJson(lines: string[]): unknown[] {
+  return parseWorkers(lines).map((w) => ({ ...w, fd: /^\d+$/.test(w.fd) ? Number(w.fd) : w.fd }));
+}
 
 /** The requested actions, in the order gearadmin runs them. */
 function actions(values: Values): Action[] {
@@ -108,7 +115,7 @@ function actions(values: Values): Action[] {
   if (cancel !== undefined) single('cancel-job', `cancel job ${cancel}`);
   if (values.has('server-verbose')) single('server-verbose', 'verbose');
   if (values.has('server-version')) single('server-version', 'version');
-  if (values.has('workers')) list('workers', 'workers', parseWorkers);
+  if (values.has('workers')) list('workers', 'workers', workersForJson);
   if (values.has('priority-status')) list('priority-status', 'prioritystatus', parsePriorityStatus);
   if (values.has('status')) list('status', 'status', parseStatus);
   return out;
@@ -171,9 +178,26 @@ async function snapshot(admin: AdminClient): Promise<WatchRow[] | string> {
   }
 }
 
+/** What the `--watch` header says besides the time. */
+export interface WatchHeader {
+  /** The refresh interval, in ms. */
+  readonly intervalMs: number;
+  /** How to stop it: `q` works only when stdin is a terminal. */
+  readonly quitKey: boolean;
+}
+
+/** `500 ms`, `2 s`, `1.5 s`. */
+function formatInterval(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
+}
+
 /** Renders the `--watch` table: one row per server and function. */
-export function renderWatchTable(results: Array<WatchRow[] | string>, now: Date): string {
-  const header = ['SERVER', 'FUNCTION', 'HIGH', 'NORMAL', 'LOW', 'RUNNING', 'WORKERS'];
+export function renderWatchTable(
+  results: Array<WatchRow[] | string>,
+  now: Date,
+  header: WatchHeader,
+): string {
+  const columns = ['SERVER', 'FUNCTION', 'HIGH', 'NORMAL', 'LOW', 'RUNNING', 'WORKERS'];
   const rows: string[][] = [];
   const problems: string[] = [];
   for (const result of results) {
@@ -185,37 +209,69 @@ export function renderWatchTable(results: Array<WatchRow[] | string>, now: Date)
     for (const r of sorted)
       rows.push([r.server, r.name, r.high, r.normal, r.low, r.running, r.workers].map(String));
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = columns.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const format = (cells: string[]): string =>
     cells
       .map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   return [
-    `gearbox admin --watch  ${now.toISOString()}`,
+    `gearbox admin --watch  ${now.toISOString()}  every ${formatInterval(header.intervalMs)}  ` +
+      (header.quitKey ? 'q or Ctrl-C: quit' : 'Ctrl-C: quit'),
     '',
-    format(header),
+    format(columns),
     ...rows.map(format),
     ...problems.map((p) => `! ${p}`),
     '',
   ].join('\n');
 }
 
+/**
+ * Resolves when the user presses `q` (or Ctrl-C, which raw mode delivers as a byte rather than
+ * a signal) on a terminal; `undefined` when stdin is not one. `stop()` restores the terminal.
+ */
+function quitKey(): { pressed: Promise<void>; stop(): void } | undefined {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return undefined;
+  let quit: () => void = () => undefined;
+  const pressed = new Promise<void>((resolve) => (quit = resolve));
+  const onData = (key: Buffer): void => {
+    if (key.includes(0x71) || key.includes(0x51) || key.includes(0x03)) quit();
+  };
+  stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.resume();
+  return {
+    pressed,
+    stop() {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+    },
+  };
+}
+
 async function watch(admins: AdminClient[], interval: number, iterations: number): Promise<void> {
   let stop = false;
   let wake: (() => void) | undefined;
-  const onSignal = (): void => {
+  const onStop = (): void => {
     stop = true;
     wake?.();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
+  const keys = quitKey();
+  void keys?.pressed.then(onStop);
+  const header = { intervalMs: interval, quitKey: keys !== undefined };
   const tty = process.stdout.isTTY;
   try {
     for (let i = 0; i < iterations && !stop; i++) {
       const results = await Promise.all(admins.map(snapshot));
+      if (stop) break;
       // Clear the screen on a terminal; a pipe gets one table after another.
-      process.stdout.write((tty ? '\x1b[H\x1b[2J' : '') + renderWatchTable(results, new Date()));
+      process.stdout.write(
+        (tty ? '\x1b[H\x1b[2J' : '') + renderWatchTable(results, new Date(), header),
+      );
       if (i + 1 < iterations && !stop)
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, interval);
@@ -226,8 +282,9 @@ async function watch(admins: AdminClient[], interval: number, iterations: number
         });
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    keys?.stop();
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
   }
 }
 
@@ -254,7 +311,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.has('watch') && todo.length === 0)
     throw new UsageError('MISSING_VALUE', 'nothing to do');
   const json = values.has('json');
-  const admins = serversFromOptions(values, DEFAULT_HOST).map(
+  const admins = serversFromOptions(values).map(
     (s) => new AdminClient({ server: formatAddress(s) }),
   );
   try {

@@ -13,6 +13,13 @@ import type { OptionSpec, ParsedOptions } from './options.js';
 import { portNumber } from './option-values.js';
 import { UsageError } from './usage-error.js';
 
+/**
+ * The job server host every command (and the library: `127.0.0.1:4730`) uses when none is
+ * given: the loopback address rather than `localhost`, which may resolve to `::1` first while
+ * `gearbox server` listens on 127.0.0.1.
+ */
+export const DEFAULT_HOST = '127.0.0.1';
+
 /** `--help`, for the commands where `-h` means `--host` (as in gearman and gearadmin). */
 export const HELP_OPTION = {
   name: 'help',
@@ -25,11 +32,10 @@ type Named<N extends string> = OptionSpec & { readonly name: N };
 export type ServerListOption = 'host' | 'port' | 'servers';
 
 /**
- * `-h/--host`, `-p/--port` and `--servers`. `defaultHost` is the host used when none is given;
- * `serversShort` gives `--servers` a one-letter form (the scheduler's `-s`).
+ * `-h/--host` (default {@link DEFAULT_HOST}), `-p/--port` and `--servers`; `serversShort`
+ * gives `--servers` a one-letter form (the scheduler's `-s`).
  */
 export function serverListOptions(
-  defaultHost: string,
   serversShort?: string,
 ): readonly [Named<'host'>, Named<'port'>, Named<'servers'>] {
   return [
@@ -39,7 +45,7 @@ export function serverListOptions(
       value: 'HOST',
       repeat: 'list',
       help: 'job server host, or host[:port],host2 for several',
-      default: defaultHost,
+      default: DEFAULT_HOST,
     },
     {
       name: 'port',
@@ -59,17 +65,14 @@ export function serverListOptions(
 }
 
 /** The job servers a command line names (every `-h` and `--servers`, `-p` for bare hosts). */
-export function serversFromOptions(
-  options: ParsedOptions<ServerListOption>,
-  defaultHost: string,
-): ServerAddress[] {
+export function serversFromOptions(options: ParsedOptions<ServerListOption>): ServerAddress[] {
   const port = options.value('port');
   if (port !== undefined) portNumber(options.shown('port'), port);
   try {
     return serversFromHostsAndPort(
       [...options.values('host'), ...options.values('servers')],
       port,
-      defaultHost,
+      DEFAULT_HOST,
     );
   } catch (err) {
     throw new UsageError('BAD_VALUE', (err as Error).message, { cause: err });

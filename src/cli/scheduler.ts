@@ -15,7 +15,6 @@ import { driverMissingMessage } from './queue-flags.js';
 import { UsageError } from './usage-error.js';
 
 const D = SCHEDULER_DEFAULTS;
-const DEFAULT_HOST = '127.0.0.1';
 const P = D.functionPrefix;
 
 /** Every option of `gearbox scheduler`, in the order `--help` lists them. */
@@ -26,7 +25,7 @@ export const SCHEDULER_OPTIONS = [
     repeat: 'once',
     help: 'postgres://user@host/db, mysql://user:pw@host/db or sqlite:<file>; required, or GEARBOX_SCHEDULER_STORE',
   },
-  ...serverListOptions(DEFAULT_HOST, 's'),
+  ...serverListOptions('s'),
   { name: 'table', value: 'NAME', help: 'table name', default: D.table },
   { name: 'prefix', value: 'PREFIX', help: 'function name prefix', default: P },
   { name: 'gearsloth', help: "also serve Gearsloth's submitJobDelayed" },
@@ -147,7 +146,7 @@ function settingsFrom(options: Options): SchedulerSettings {
   const poll = ms(options, 'poll');
   return {
     service: {
-      servers: serversFromOptions(options, DEFAULT_HOST),
+      servers: serversFromOptions(options),
       store,
       table: options.value('table'),
       prefix: options.value('prefix'),
@@ -211,6 +210,13 @@ export async function run(argv: string[], observers: SchedulerObservers = {}): P
     return 0;
   }
   const settings = settingsFrom(options);
+  // Listened for before anything is printed: a service manager may send SIGTERM as soon as it
+  // reads the start line, and one that came before the handler would kill the process. One that
+  // comes during the start stops the service once it is up.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   let service: SchedulerService;
   try {
     const history =
@@ -234,10 +240,7 @@ export async function run(argv: string[], observers: SchedulerObservers = {}): P
     console.error(`gearbox scheduler: ${message}`);
     return 2;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   console.error(`gearbox scheduler: ${signal}, stopping`);
   await service.stop(settings.stopGraceMs);
   return 0;

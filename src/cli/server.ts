@@ -1,25 +1,19 @@
 /**
  * `gearbox server`: argv → config → startServer. Accepts gearmand's flags (server-flags.ts); a
- * bad command line prints one clear line and exits with 2.
+ * bad command line prints one clear line and exits with 2. What it says at start goes to stderr
+ * whatever the log level (unless `-l none`): the replay's progress when it takes more than a
+ * second, then where it listens and where the jobs are kept.
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../server/config.js';
+import { describeReplayProgress } from '../server/replay-progress.js';
 import { gearboxVersion, startServer, type GearboxServer } from '../server/start-server.js';
 import { errorMessage, GearboxError } from '../protocol/errors.js';
 import { DriverMissingError } from '../sql/store-drivers.js';
 import { driverMissingMessage } from './queue-flags.js';
+import { PidFile, PidFileError } from './pid-file.js';
 import { parseServerArgs, serverHelp } from './server-flags.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-
-function removePidFile(path: string | undefined): void {
-  if (path === undefined) return;
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
 
 /**
  * Runs the server until a signal or an admin `shutdown` stops it; resolves to the exit status.
@@ -36,7 +30,20 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { config, warnings } = parsed;
+  const say = (line: string): void => {
+    if (config.logFile !== 'none') console.error(`gearbox server: ${line}`);
+  };
   for (const warning of warnings) console.error(`gearbox server: ${warning}`);
+  let pidFile: PidFile | undefined;
+  try {
+    pidFile = config.pidFile === undefined ? undefined : PidFile.check(config.pidFile);
+  } catch (err) {
+    if (!(err instanceof PidFileError)) throw err;
+    console.error(`gearbox server: ${err.message}`);
+    return 1;
+  }
+  if (pidFile?.stalePid !== undefined)
+    say(`replacing ${pidFile.path}: process ${pidFile.stalePid} is gone`);
 
   // Signals are handled from the start: one that arrives while the store opens stops the
   // server as soon as it is up, instead of killing the process half-way.
@@ -51,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     signals++;
     if (signals > 1) {
       // A second signal means "now": do not wait for peers or the store any longer.
-      removePidFile(config.pidFile);
+      pidFile?.remove();
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
     }
     stop(false);
@@ -65,7 +72,9 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGUSR1', onGraceful);
 
   try {
-    server = await startServer(config);
+    server = await startServer(config, {
+      onReplayProgress: (progress) => say(describeReplayProgress(progress)),
+    });
   } catch (err) {
     removeHandlers();
     const message =
@@ -77,11 +86,12 @@ export async function run(argv: string[]): Promise<number> {
     exitSoon(status);
     return status;
   }
-  if (config.pidFile !== undefined) {
+  if (pidFile !== undefined) {
     try {
-      writeFileSync(config.pidFile, `${process.pid}\n`);
+      pidFile.write();
     } catch (err) {
-      console.error(`gearbox server: cannot write pid file: ${(err as Error).message}`);
+      if (!(err instanceof PidFileError)) throw err;
+      console.error(`gearbox server: ${err.message}`);
       removeHandlers();
       await server.close();
       exitSoon(1);
@@ -102,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   await server.closed;
 
   removeHandlers();
-  removePidFile(config.pidFile);
+  pidFile?.remove();
   exitSoon(0);
   return 0;
 }

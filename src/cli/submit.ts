@@ -1,17 +1,20 @@
 /**
  * `gearbox submit`: the `gearman` tool's client mode. Each argument is the workload of one job
  * (none: the workload is read from stdin); results are written to stdout as they arrive
- * (WORK_DATA chunks, then the final result). Exit status 0 when every job succeeded, 1 when a
- * job failed or no server could be reached, 2 for bad usage.
+ * (WORK_DATA chunks, then the final result), WORK_STATUS progress on stderr in gearman's words
+ * (`33% Complete`). Exit status 0 when every job succeeded, 1 when a job failed or no server
+ * could be reached, 2 for bad usage.
  */
+import { AdminClient } from '../admin/admin-client.js';
 import { Client } from '../client/client.js';
 import type { PriorityName } from '../client/client.js';
+import { formatAddress, type ServerAddress } from '../connection/server-address.js';
 import { HELP_OPTION, serverListOptions, serversFromOptions } from './common-options.js';
 import { formatHelp, parseOptions } from './options.js';
-import { positiveInteger } from './option-values.js';
+import { positiveInteger, seconds } from './option-values.js';
 import { UsageError } from './usage-error.js';
 
-const DEFAULT_HOST = 'localhost';
+const DEFAULT_WARN_AFTER_S = 3;
 
 /** Every option of `gearbox submit`, in the order `--help` lists them. */
 export const SUBMIT_OPTIONS = [
@@ -22,7 +25,7 @@ export const SUBMIT_OPTIONS = [
     repeat: 'once',
     help: 'function to call (required)',
   },
-  ...serverListOptions(DEFAULT_HOST),
+  ...serverListOptions(),
   {
     name: 'background',
     short: 'b',
@@ -39,6 +42,12 @@ export const SUBMIT_OPTIONS = [
     help: 'give up on a job after MS milliseconds',
     default: 'none',
   },
+  {
+    name: 'warn-after',
+    value: 'SECONDS',
+    help: 'when a job has not finished by then, ask the servers (admin status) whether any worker has the function, and say so on stderr if none has; 0: never',
+    default: String(DEFAULT_WARN_AFTER_S),
+  },
   { name: 'verbose', short: 'v', help: 'print job handles on stderr' },
   HELP_OPTION,
 ] as const;
@@ -48,7 +57,9 @@ const HELP = formatHelp(
     usage: 'usage: gearbox submit -f FUNCTION [options] [WORKLOAD ...]',
     about:
       'Submits one job per WORKLOAD argument (or one job with stdin as the workload) and prints the ' +
-      'results on stdout, like `gearman -f FUNCTION`.',
+      'results on stdout, like `gearman -f FUNCTION`. Progress (WORK_STATUS) is printed on stderr as ' +
+      'gearman prints it, `33% Complete`, so that stdout holds only the results; warnings (WORK_WARNING) ' +
+      'go to stderr as they are.',
   },
   SUBMIT_OPTIONS,
 );
@@ -64,6 +75,64 @@ function write(bytes: Uint8Array): Promise<void> {
     if (process.stdout.write(bytes)) resolve();
     else process.stdout.once('drain', () => resolve());
   });
+}
+
+/**
+ * A WORK_STATUS as the `gearman` tool prints it: `numerator * 100 / denominator` rounded down,
+ * then `% Complete`. A 0 denominator (progress unknown) prints nothing; gearman divides by it.
+ */
+export function progressLine(numerator: number, denominator: number): string | undefined {
+  if (denominator === 0) return undefined;
+  return `${Math.floor((numerator * 100) / denominator)}% Complete`;
+}
+
+/**
+ * After `afterSeconds`, asks every server (admin `status`) how many workers have the function,
+ * and warns on stderr when the answering servers have none: a job for a function nobody serves
+ * waits silently otherwise. `cancel()` (the job is over) stops the timer and any question.
+ */
+function noWorkerWarning(
+  servers: readonly ServerAddress[],
+  functionName: string,
+  afterSeconds: number,
+): { cancel(): Promise<void> } {
+  const admins: AdminClient[] = [];
+  let cancelled = false;
+  const check = async (): Promise<void> => {
+    const answers = await Promise.all(
+      servers.map(async (server) => {
+        const admin = new AdminClient({ server: formatAddress(server) });
+        admins.push(admin);
+        try {
+          const row = (await admin.status()).find((s) => s.name === functionName);
+          return { server: admin.server, workers: row?.workers ?? 0 };
+        } catch {
+          return undefined; // no admin answer: nothing to say about that server
+        } finally {
+          await admin.close();
+        }
+      }),
+    );
+    const asked = answers.filter((a) => a !== undefined);
+    if (cancelled || asked.length === 0 || asked.some((a) => a.workers > 0)) return;
+    console.error(
+      `gearbox submit: no worker has registered ${functionName} on ${asked.map((a) => a.server).join(', ')} ` +
+        `(admin status, after ${afterSeconds} s); the job waits until one does`,
+    );
+  };
+  let checking: Promise<void> | undefined;
+  const timer = setTimeout(() => {
+    // Only a hint: nothing it meets may fail the submission.
+    checking = check().catch(() => undefined);
+  }, afterSeconds * 1000);
+  return {
+    async cancel() {
+      cancelled = true;
+      clearTimeout(timer);
+      await Promise.all(admins.map((a) => a.close()));
+      await checking;
+    },
+  };
 }
 
 /**
@@ -89,10 +158,11 @@ export async function run(argv: string[]): Promise<number> {
   const timeoutText = options.value('timeout');
   const timeout =
     timeoutText === undefined ? undefined : positiveInteger(options.shown('timeout'), timeoutText);
-  const client = new Client({
-    servers: serversFromOptions(options, DEFAULT_HOST),
-    selection: 'round-robin',
-  });
+  const warnText = options.value('warn-after');
+  const warnAfter =
+    warnText === undefined ? DEFAULT_WARN_AFTER_S : seconds(options.shown('warn-after'), warnText);
+  const servers = serversFromOptions(options);
+  const client = new Client({ servers, selection: 'round-robin' });
   const unique = options.value('unique');
   const background = options.has('background');
   const verbose = options.has('verbose');
@@ -112,17 +182,28 @@ export async function run(argv: string[]): Promise<number> {
       }
       const job = client.submit(functionName, workload, submitOptions);
       if (verbose) job.on('created', (handle) => console.error(`Task created: ${handle}`));
+      // Updates are written in arrival order; a slow stdout holds the next chunk back.
+      let output = Promise.resolve();
+      job.on('data', (data) => {
+        output = output.then(() => write(data));
+      });
+      job.on('warning', (data) => process.stderr.write(data));
+      job.on('status', (numerator, denominator) => {
+        const line = progressLine(numerator, denominator);
+        if (line !== undefined) console.error(line);
+      });
+      const warning = warnAfter > 0 ? noWorkerWarning(servers, functionName, warnAfter) : undefined;
       try {
-        for await (const update of job) {
-          if (update.type === 'data') await write(update.data);
-          else if (update.type === 'warning') process.stderr.write(update.data);
-          else if (verbose) console.error(`Status: ${update.numerator}/${update.denominator}`);
-        }
-        await write((await job.result()).data);
+        const result = await job.result();
+        await output;
+        await write(result.data);
       } catch (err) {
+        await output;
         console.error(`gearbox submit: ${(err as Error).message}`);
         status = 1;
         if ((err as { code?: string }).code === 'NO_SERVER_AVAILABLE') break;
+      } finally {
+        await warning?.cancel();
       }
     }
   } catch (err) {

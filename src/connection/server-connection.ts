@@ -20,6 +20,11 @@ export interface ServerConnectionHandler {
   onText?(line: TextLine): void;
   /** An established connection went away; everything waiting on it should fail with `error`. */
   onDisconnect?(error: ConnectionError): void;
+  /**
+   * With `reconnect`, the next attempt is due in `delay` ms; `attempt` counts the attempts in a
+   * row since the last success, this one included (so that a daemon can log its backoff).
+   */
+  onRetry?(delay: number, attempt: number): void;
 }
 
 /** How one connection behaves. */
@@ -307,6 +312,7 @@ export class ServerConnection {
       this.delayTimer = undefined;
       if (this.state === State.WAITING) this.attempt().catch(() => undefined);
     }, delay);
+    this.handler.onRetry?.(delay, this.failures + 1);
   }
 
   private cancelDelay(): void {

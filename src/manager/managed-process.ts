@@ -58,8 +58,10 @@ const SILENT_READY_MS = 1000;
 const RUNNER_EXIT_MARGIN_MS = 2000;
 /** How long to wait for a dead child's output pipes to close before giving up on them. */
 const OUTPUT_DRAIN_MS = 2000;
-/** `gearbox worker -v` logs this line as each job starts. */
-const EXEC_JOB_LINE = /^job (\S+) \((.*)\)$/;
+/** `gearbox worker -v` logs this line as each job starts (src/cli/worker.ts)… */
+const EXEC_JOB_LINE = /^gearbox worker: job (\S+) \((.*)\) started$/;
+/** …and this one as it ends well (failures are logged whatever the -v). */
+const EXEC_DONE_LINE = /^gearbox worker: job \S+ \(.*\) done in /;
 
 export class ManagedProcess extends EventEmitter<ManagedProcessEvents> {
   readonly label: string;
@@ -252,8 +254,12 @@ export class ManagedProcess extends EventEmitter<ManagedProcessEvents> {
     });
   }
 
-  /** Takes `gearbox worker -v`'s "job H (F)" lines out of an exec process's stderr. */
+  /** Takes `gearbox worker -v`'s per-job lines out of an exec process's stderr. */
   private execLine(line: string): boolean {
+    if (EXEC_DONE_LINE.test(line)) {
+      if (this.log.enabled('DEBUG')) this.log.log('DEBUG', `${this.label} ${line}`);
+      return true;
+    }
     const match = EXEC_JOB_LINE.exec(line);
     if (match === null) return false;
     this.execStarted += 1;

@@ -17,6 +17,7 @@ import type { JobStore } from '../storage/job-store.js';
 import type { QueueConfig } from '../sql/store-url.js';
 import { createStore } from '../storage/create-store.js';
 import { GearboxServerView, type ServerView } from './view/server-view.js';
+import { canCount, ReplayMeter, type ReplayProgress } from './replay-progress.js';
 
 /** A running Gearbox job server. */
 export interface GearboxServer {
@@ -45,6 +46,11 @@ export interface GearboxServer {
 
 /** Extra parts a caller may supply instead of the ones built from the config. */
 export interface StartServerOptions {
+  /**
+   * Called about every two seconds while a replay at start takes more than one, and once when
+   * it is over (`gearbox server` prints these on stderr; the log has the total at NOTICE).
+   */
+  readonly onReplayProgress?: (progress: ReplayProgress) => void;
   /** Where log lines go; default a {@link Logger} built from `logFile` and `verbose`. */
   readonly logger?: Logger;
   /**
@@ -123,11 +129,15 @@ export async function startServer(
     if (store) {
       logger.log('INFO', `opening ${store.description}`);
       await openWithin(store, full.storeOpenTimeoutMs);
+      const meter =
+        options.onReplayProgress && (await replayMeter(store, options.onReplayProgress));
       let replayed = 0;
       for await (const job of store.replay()) {
         core.restore(job);
         replayed++;
+        meter?.tick();
       }
+      meter?.finish();
       logger.log('NOTICE', `${store.description}: replayed ${replayed} job(s)`);
     }
     net = new NetServer(
@@ -183,6 +193,16 @@ export async function startServer(
     if (ownLogger) await logger.close();
     throw err;
   }
+}
+
+/** A meter for the replay, with the store's row count when it can give one. */
+async function replayMeter(
+  store: JobStore,
+  report: (progress: ReplayProgress) => void,
+): Promise<ReplayMeter> {
+  // Only for the time left: a count that fails must not stop the start.
+  const total = canCount(store) ? await store.countJobs().catch(() => undefined) : undefined;
+  return new ReplayMeter(report, store.description, total);
 }
 
 /** Codes for a start that could not complete. */

@@ -52,6 +52,11 @@ export type WorkerEvents = {
   connect: [server: string];
   /** Lost a server; the worker reconnects with backoff. */
   disconnect: [server: string, error: Error];
+  /**
+   * A server is unreachable or was lost: attempt number `attempt` in a row (the first try
+   * included) starts in `delay` ms, the backoff.
+   */
+  reconnecting: [server: string, delay: number, attempt: number];
   /** A handler threw or ran out of time; the job was failed and the worker goes on. */
   failed: [job: WorkerJob, error: Error];
   /** Something unexpected that did not stop the worker (an ERROR packet, for instance). */
@@ -136,6 +141,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
           onConnect: () => this.connected(link),
           onPacket: (packet) => this.receive(link, packet),
           onDisconnect: (error) => this.disconnected(link, error),
+          onRetry: (delay, attempt) => {
+            if (!this.closing) this.emit('reconnecting', connection.name, delay, attempt);
+          },
         },
         {
           reconnect: true,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { AdminClient, Client, Worker } from '../../src/index.js';
 import { renderWatchTable } from '../../src/cli/admin.js';
-import { runGearboxWithInput, SERVER_KINDS, skipKind } from '../helpers/lib-servers.js';
-import { freePort, type RunningServer } from '../helpers/processes.js';
-import { tools } from '../helpers/services.js';
+import { eventually, runGearboxWithInput, SERVER_KINDS, skipKind } from '../helpers/lib-servers.js';
+import { freePort, gearboxMain, type RunningServer } from '../helpers/processes.js';
+import { skipUnless, tools } from '../helpers/services.js';
 
 function gearadmin(port: number, args: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) =>
@@ -102,13 +102,32 @@ for (const kind of SERVER_KINDS) {
       });
 
       it('prints parsed results with --json', async () => {
-        const run = await admin(['--json', '--status', '--priority-status', '--getpid']);
+        const run = await admin([
+          '--json',
+          '--status',
+          '--priority-status',
+          '--getpid',
+          '--workers',
+          '--show-jobs',
+        ]);
         assert.equal(run.code, 0, run.stderr);
         const parsed = JSON.parse(run.stdout.toString()) as {
           status: Array<{ name: string; total: number; running: number; workers: number }>;
           'priority-status': Array<{ name: string; high: number; normal: number; low: number }>;
           getpid: number;
+          workers: Array<{ fd: unknown; ip: string; clientId: string; functions: string[] }>;
+          'show-jobs': Array<{ handle: string; retries: unknown; ignored: unknown }>;
         };
+        // Numbers are numbers (the fd column came out as a string once).
+        const busyWorker = parsed.workers.find((w) => w.functions.includes('busy'));
+        assert.ok(busyWorker, JSON.stringify(parsed.workers));
+        assert.equal(typeof busyWorker.fd, 'number');
+        assert.ok(Number.isInteger(busyWorker.fd));
+        assert.ok(parsed['show-jobs'].length > 0);
+        for (const job of parsed['show-jobs']) {
+          assert.equal(typeof job.retries, 'number');
+          assert.equal(typeof job.ignored, 'boolean');
+        }
         assert.deepEqual(
           parsed.status.find((s) => s.name === 'busy'),
           { name: 'busy', total: 1, running: 1, workers: 1 },
@@ -150,10 +169,48 @@ for (const kind of SERVER_KINDS) {
           new RegExp(`127\\.0\\.0\\.1:${server.port}\\s+queued\\s+1\\s+1\\s+1\\s+0\\s+0`),
         );
         assert.match(text, new RegExp(`! .*127\\.0\\.0\\.1:${down}`));
+        // Not a terminal: q cannot be read, so the header names only Ctrl-C.
+        assert.match(text, /^gearbox admin --watch {2}\S+ {2}every 50 ms {2}Ctrl-C: quit$/m);
       });
     },
   );
 }
+
+describe(
+  'gearbox admin --watch on a terminal',
+  { skip: await skipUnless('gearbox admin --watch on a pseudo-terminal', 'script') },
+  () => {
+    it('quits on q and says so in its header, with the refresh interval', async () => {
+      const server = await SERVER_KINDS[1]!.start();
+      // script(1) gives the command a pseudo-terminal and passes our bytes to it as keys; the
+      // echo marks the command's own exit, since script itself waits for its stdin to close.
+      const command = `'${process.execPath}' '${gearboxMain}' admin -h 127.0.0.1 -p ${server.port} --watch --interval 200; echo "watch-exit:$?"`;
+      const child = spawn(tools.script, ['-qec', command, '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        await eventually(
+          () => (out.match(/SERVER\s+FUNCTION/g) ?? []).length >= 2,
+          10_000,
+          'tables',
+        );
+        assert.match(out, /gearbox admin --watch {2}\S+ {2}every 200 ms {2}q or Ctrl-C: quit/);
+        child.stdin.write('q');
+        await eventually(() => /watch-exit:\d+/.test(out), 5000, 'watch to quit on q');
+        assert.match(out, /watch-exit:0/);
+        const tables = (out.match(/SERVER\s+FUNCTION/g) ?? []).length;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal((out.match(/SERVER\s+FUNCTION/g) ?? []).length, tables, 'no table after q');
+      } finally {
+        child.stdin.end();
+        if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+        await server.stop();
+      }
+    });
+  },
+);
 
 describe('gearbox admin usage', () => {
   it('exits 2 for an unknown option and when there is nothing to do', async () => {
@@ -180,11 +237,12 @@ describe('gearbox admin usage', () => {
         'cannot connect to b:2',
       ],
       new Date(0),
+      { intervalMs: 1500, quitKey: true },
     );
     assert.equal(
       table,
       [
-        'gearbox admin --watch  1970-01-01T00:00:00.000Z',
+        'gearbox admin --watch  1970-01-01T00:00:00.000Z  every 1.5 s  q or Ctrl-C: quit',
         '',
         'SERVER  FUNCTION  HIGH  NORMAL  LOW  RUNNING  WORKERS',
         'a:1     alpha        5       0    0        0        0',

@@ -11,6 +11,7 @@ import { SCHEDULER_OPTIONS } from '../../src/cli/scheduler.js';
 import { SERVER_FLAGS } from '../../src/cli/server-flags.js';
 import { SUBMIT_OPTIONS } from '../../src/cli/submit.js';
 import { WORKER_OPTIONS } from '../../src/cli/worker.js';
+import { parseServers } from '../../src/connection/server-address.js';
 import { SCHEDULER_DEFAULTS } from '../../src/scheduler/defaults.js';
 import { runGearbox } from '../helpers/gearbox-cli.js';
 
@@ -135,6 +136,20 @@ for (const command of COMMANDS) {
     });
   });
 }
+
+describe('one default job server for the CLIs and the library', () => {
+  it('every command that connects says 127.0.0.1 in --help, the library default', async () => {
+    const [library] = parseServers(undefined);
+    assert.deepEqual(library, { host: '127.0.0.1', port: 4730 });
+    for (const name of ['submit', 'worker', 'admin', 'scheduler']) {
+      const help = helpEntries((await runGearbox([name, '--help'])).stdout);
+      const host = help.find((e) => e.startsWith('-h, --host HOST '));
+      const port = help.find((e) => e.startsWith('-p, --port PORT '));
+      assert.ok(host?.endsWith(`(default ${library?.host})`), `${name}: ${host}`);
+      assert.ok(port?.endsWith(`(default ${library?.port})`), `${name}: ${port}`);
+    }
+  });
+});
 
 describe('gearbox scheduler: defaults written once', () => {
   it("--help shows the library's own defaults", async () => {

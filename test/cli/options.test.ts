@@ -113,12 +113,12 @@ describe('the shared option parser', () => {
 });
 
 describe('the shared server-list options', () => {
-  const specs = [...serverListOptions('localhost')];
-  const servers = (argv: string[]) =>
-    serversFromOptions(parseOptions('demo', specs, argv), 'localhost');
+  const specs = [...serverListOptions()];
+  const servers = (argv: string[]) => serversFromOptions(parseOptions('demo', specs, argv));
 
   it('take -h hosts (lists, own ports), --servers and -p for bare hosts', () => {
-    assert.deepEqual(servers([]), [{ host: 'localhost', port: 4730 }]);
+    // The library's default too: one default host everywhere.
+    assert.deepEqual(servers([]), [{ host: '127.0.0.1', port: 4730 }]);
     assert.deepEqual(servers(['-h', 'a,b:4731', '--servers', '[::1]:4732', '-p', '4740']), [
       { host: 'a', port: 4740 },
       { host: 'b', port: 4731 },

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { AdminClient, Worker } from '../../src/index.js';
 import { freePort, type RunningServer } from '../helpers/processes.js';
+import { progressLine } from '../../src/cli/submit.js';
 import { runGearboxWithInput, SERVER_KINDS, skipKind } from '../helpers/lib-servers.js';
 import { skipUnless, tools } from '../helpers/services.js';
 
@@ -124,3 +125,110 @@ describe(
     });
   },
 );
+
+/** The statuses the progress worker sends, in order (9/7: workers may overshoot). */
+const STATUSES: ReadonlyArray<readonly [number, number]> = [
+  [1, 3],
+  [2, 3],
+  [5, 7],
+  [9, 7],
+];
+
+describe(
+  'gearbox submit progress, as the gearman tool prints it',
+  { skip: await skipUnless('submit progress against gearman', 'gearman-tools') },
+  () => {
+    for (const kind of SERVER_KINDS) {
+      it(`prints WORK_STATUS as gearman does, on stderr (${kind.name})`, async (t) => {
+        const skip = await skipKind(kind);
+        if (skip) return t.skip(skip);
+        const server = await kind.start();
+        const worker = new Worker({ servers: `127.0.0.1:${server.port}` });
+        worker.register('progress', async (job) => {
+          for (const [n, d] of STATUSES) {
+            job.sendStatus(n, d);
+            // Apart, so that no client sees them coalesced.
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          return 'done';
+        });
+        try {
+          await worker.start();
+          const args = ['-h', '127.0.0.1', '-p', String(server.port), '-f', 'progress', 'x'];
+          const gearman = await new Promise<string>((resolve, reject) =>
+            execFile(tools.gearman, args, { timeout: 10_000 }, (err, stdout) =>
+              err ? reject(new Error(err.message, { cause: err })) : resolve(stdout),
+            ),
+          );
+          const ours = await runGearboxWithInput(['submit', ...args], undefined);
+          assert.equal(ours.code, 0, ours.stderr);
+          // gearman mixes its progress into stdout, after the result (stdio buffering); we keep
+          // stdout for the result and print the same lines on stderr, as they come.
+          const theirs = [...gearman.matchAll(/\d+% Complete/g)].map((m) => m[0]);
+          assert.deepEqual(theirs, [
+            '33% Complete',
+            '66% Complete',
+            '71% Complete',
+            '128% Complete',
+          ]);
+          assert.deepEqual(ours.stderr.split('\n').filter(Boolean), theirs);
+          assert.equal(ours.stdout.toString(), 'done');
+        } finally {
+          await worker.stop({ timeout: 1000 });
+          await server.stop();
+        }
+      });
+    }
+
+    it('prints nothing for a 0 denominator (gearman dies dividing by it)', () => {
+      assert.equal(progressLine(0, 0), undefined);
+      assert.equal(progressLine(1, 3), '33% Complete');
+      assert.equal(progressLine(3, 3), '100% Complete');
+    });
+  },
+);
+
+describe('gearbox submit when no worker has the function', () => {
+  let server: RunningServer;
+  let worker: Worker;
+  before(async () => {
+    server = await SERVER_KINDS[1]!.start();
+    worker = new Worker({ servers: `127.0.0.1:${server.port}` });
+    worker.register('slow', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      return 'late';
+    });
+    await worker.start();
+  });
+  after(async () => {
+    await worker?.stop({ timeout: 2000 });
+    await server?.stop();
+  });
+  const submit = (args: string[]) =>
+    runGearboxWithInput(
+      ['submit', '-h', '127.0.0.1', '-p', String(server.port), ...args],
+      undefined,
+    );
+
+  it('warns on stderr after --warn-after seconds, naming the function and the server', async () => {
+    const run = await submit(['-f', fresh('nobody'), '--warn-after', '0.3', '-t', '1500', 'x']);
+    assert.equal(run.code, 1, 'the job timed out');
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^gearbox submit: no worker has registered nobody-\\S+ on 127\\.0\\.0\\.1:${server.port} \\(admin status, after 0\\.3 s\\); the job waits until one does$`,
+        'm',
+      ),
+    );
+  });
+
+  it('stays quiet when a worker has it, however long the job takes, and with --warn-after 0', async () => {
+    const slow = await submit(['-f', 'slow', '--warn-after', '0.2', 'x']);
+    assert.equal(slow.code, 0, slow.stderr);
+    assert.equal(slow.stderr, '');
+    assert.equal(slow.stdout.toString(), 'late');
+    const never = await submit(['-f', fresh('nobody'), '--warn-after', '0', '-t', '800', 'x']);
+    assert.equal(never.code, 1);
+    assert.doesNotMatch(never.stderr, /no worker/);
+  });
+});

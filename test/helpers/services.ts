@@ -19,8 +19,9 @@ export type ServiceName =
   | 'gearman-tools'
   | 'php-gearman'
   | 'perl-gearman'
+  | 'tmpfs'
   | 'systemd-analyze'
-  | 'tmpfs';
+  | 'script';
 
 /** Connection URLs of the databases, from the environment or the machine's defaults. */
 export const serviceUrls = {
@@ -36,6 +37,10 @@ export const tools = {
   gearadmin: process.env.GEARADMIN_BIN ?? 'gearadmin',
   php: process.env.PHP_BIN ?? 'php',
   perl: process.env.PERL_BIN ?? 'perl',
+  /** systemd's unit checker (Debian's `systemd`). */
+  systemdAnalyze: process.env.SYSTEMD_ANALYZE_BIN ?? 'systemd-analyze',
+  /** util-linux's `script`, which runs a command on a pseudo-terminal. */
+  script: process.env.SCRIPT_BIN ?? 'script',
 };
 
 function tcpReachable(url: string, fallbackPort: number): Promise<boolean> {
@@ -68,7 +73,8 @@ const probes: Record<ServiceName, () => Promise<boolean>> = {
   'php-gearman': () => runs(tools.php, ['-r', 'exit(extension_loaded("gearman") ? 0 : 1);']),
   'perl-gearman': () => runs(tools.perl, ['-MGearman::Client', '-MGearman::Worker', '-e', '1']),
   // Debian's `systemd` package: checks the unit files under deploy/systemd.
-  'systemd-analyze': () => runs('systemd-analyze', ['--version']),
+  'systemd-analyze': () => runs(tools.systemdAnalyze, ['--version']),
+  script: () => runs(tools.script, ['-qec', 'true', '/dev/null']),
   // A small file system of its own, to fill up: mounting one needs root.
   tmpfs: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gearbox-tmpfs-probe-'));
