@@ -50,7 +50,9 @@ case "$which_db" in
     done
     # As .ci/run starts it: the socket and pid directory must exist and belong to mysql.
     mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
-    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    # Matched by its pid file, not by the executable: other mariadbd processes (a test's own
+    # Galera nodes) must not make start-stop-daemon think this one is already running.
+    start-stop-daemon --start --oknodo --pidfile "$pid_file" --background --exec /usr/sbin/mariadbd
     wait_port 3306 open
     while ((SECONDS < deadline)); do
       mariadb -uroot -h 127.0.0.1 -P 3306 -e 'SELECT 1' >/dev/null 2>&1 && exit 0
