@@ -8,7 +8,16 @@ export type JobUpdate =
   /** WORK_WARNING: a warning the job carried on after. */
   | { readonly type: 'warning'; readonly data: Buffer }
   /** WORK_STATUS: how far along the job is (the numbers are the worker's, verbatim). */
-  | { readonly type: 'status'; readonly numerator: number; readonly denominator: number };
+  | { readonly type: 'status'; readonly numerator: number; readonly denominator: number }
+  /**
+   * WORK_COMPLETE: the last item of an iteration over the job; `data` is the result's bytes
+   * (so code that prints every `data` prints the result too) and `result` the same as
+   * `await job.result()` gives.
+   */
+  | { readonly type: 'complete'; readonly data: Buffer; readonly result: JobResult };
+
+/** What the worker sent while the job ran (everything but the completion). */
+type ProgressUpdate = Exclude<JobUpdate, { type: 'complete' }>;
 
 /** The events a {@link Job} emits. */
 export type JobEvents = {
@@ -22,7 +31,7 @@ export type JobEvents = {
 /** How the client drives a job; handed to the executor given to the constructor. */
 export interface JobControl {
   created(handle: string): void;
-  update(update: JobUpdate): void;
+  update(update: ProgressUpdate): void;
   complete(data: Buffer): void;
   fail(error: Error): void;
 }
@@ -39,7 +48,8 @@ export class Job extends EventEmitter<JobEvents> implements AsyncIterable<JobUpd
   private readonly outcome: Promise<JobResult>;
   private readonly handleKnown: Promise<string>;
   private settled = false;
-  private readonly updates: JobUpdate[] = [];
+  private readonly updates: ProgressUpdate[] = [];
+  private completion: JobResult | undefined;
   private wakeIterators: Array<() => void> = [];
   private failure: Error | undefined;
 
@@ -83,7 +93,8 @@ export class Job extends EventEmitter<JobEvents> implements AsyncIterable<JobUpd
       complete: (data) => {
         if (this.settled) return;
         this.settled = true;
-        resolveResult(new JobResult(this.handle ?? '', data));
+        this.completion = new JobResult(this.handle ?? '', data);
+        resolveResult(this.completion);
         this.wake();
       },
       fail: (error) => {
@@ -113,8 +124,8 @@ export class Job extends EventEmitter<JobEvents> implements AsyncIterable<JobUpd
   }
 
   /**
-   * Yields every progress update (from the start of the job, whenever iteration begins) and
-   * ends when the job completes; throws the job's error when it fails.
+   * Yields every progress update (from the start of the job, whenever iteration begins), then
+   * one `complete` item with the result, and ends; throws the job's error when it fails.
    */
   async *[Symbol.asyncIterator](): AsyncIterator<JobUpdate> {
     let index = 0;
@@ -125,6 +136,8 @@ export class Job extends EventEmitter<JobEvents> implements AsyncIterable<JobUpd
       }
       if (this.settled) {
         if (this.failure) throw this.failure;
+        const result = this.completion;
+        if (result !== undefined) yield { type: 'complete', data: result.data, result };
         return;
       }
       await new Promise<void>((resolve) => this.wakeIterators.push(resolve));

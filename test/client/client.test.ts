@@ -94,8 +94,17 @@ for (const kind of SERVER_KINDS) {
       ]);
       assert.deepEqual(
         updates.map((u) => (u.type === 'status' ? `${u.numerator}/${u.denominator}` : u.type)),
-        ['1/3', 'data', 'warning', '2/3', 'data'],
+        ['1/3', 'data', 'warning', '2/3', 'data', 'complete'],
       );
+    });
+
+    it('ends iteration with the result (bug: `for await` never yielded it)', async () => {
+      let last: JobUpdate | undefined;
+      for await (const update of client.submit(fn.progress, 'xyz')) last = update;
+      assert.equal(last?.type, 'complete');
+      if (last?.type !== 'complete') return;
+      assert.deepEqual(last.result.json(), { done: true, input: 'xyz' });
+      assert.deepEqual(last.data, last.result.data, 'data is the result bytes, like a data update');
     });
 
     it('rejects with JobExceptionError carrying the worker message (exceptions on by default)', async () => {
