@@ -21,6 +21,14 @@ export {
   type Workload,
 } from './client/client.js';
 export { Job, type JobUpdate, type JobEvents } from './client/job.js';
+export {
+  DEFAULT_SCHEDULER_PREFIX,
+  type ScheduleOptions,
+  type ScheduleTiming,
+  type ScheduledJob,
+  type ScheduledJobStatus,
+  type CancelScheduledTarget,
+} from './client/scheduling.js';
 export { JobResult } from './client/job-result.js';
 export { JobFailedError, JobExceptionError } from './client/errors.js';
 export {

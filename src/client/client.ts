@@ -29,6 +29,17 @@ import {
   type JobStatus,
   type UniqueJobStatus,
 } from './job-status.js';
+import {
+  cancelRequest,
+  DEFAULT_SCHEDULER_PREFIX,
+  readScheduled,
+  readScheduledStatus,
+  scheduleRequest,
+  type CancelScheduledTarget,
+  type ScheduledJob,
+  type ScheduledJobStatus,
+  type ScheduleOptions,
+} from './scheduling.js';
 import { ServerLink, type LinkSettings } from './server-link.js';
 import { ServerPicker } from './server-picker.js';
 import { TrackedJob } from './tracked-job.js';
@@ -123,6 +134,69 @@ export class Client {
     const packet = request(FOREGROUND[priority], functionName, unique, workload);
     this.dispatch(active, unique, packet).catch((error: unknown) => active.finish(toError(error)));
     return job;
+  }
+
+  /**
+   * Schedules a job with the delayed-job service (`gearbox scheduler`, which must run against
+   * one of this client's servers): `at` a time, `after` seconds, or on a `cron` schedule.
+   * Resolves once the service has committed it; rejects with the service's reason
+   * (a `JobExceptionError` or `JobFailedError`) when it refuses, and then nothing was stored.
+   */
+  async schedule(
+    functionName: string,
+    payload: Workload,
+    options: ScheduleOptions,
+  ): Promise<ScheduledJob> {
+    checkName(functionName, 'function name');
+    checkWorkload(payload);
+    const answer = await this.callScheduler(
+      options.prefix,
+      'schedule',
+      scheduleRequest(functionName, payload, options),
+      options,
+    );
+    return readScheduled(answer);
+  }
+
+  /** Cancels a scheduled job; resolves with whether a pending job was cancelled. */
+  async cancelScheduled(
+    target: CancelScheduledTarget,
+    options: CallOptions & { prefix?: string } = {},
+  ): Promise<boolean> {
+    const answer = await this.callScheduler(
+      options.prefix,
+      'cancel',
+      cancelRequest(target),
+      options,
+    );
+    return answer.cancelled === true;
+  }
+
+  /** A scheduled job's state; rejects (`JobExceptionError`) when the service knows no such id. */
+  async scheduledStatus(
+    id: string,
+    options: CallOptions & { prefix?: string } = {},
+  ): Promise<ScheduledJobStatus> {
+    const answer = await this.callScheduler(
+      options.prefix,
+      'status',
+      JSON.stringify({ id }),
+      options,
+    );
+    return readScheduledStatus(answer);
+  }
+
+  private async callScheduler(
+    prefix: string | undefined,
+    name: string,
+    request: string,
+    options: CallOptions,
+  ): Promise<Record<string, unknown>> {
+    const result = await this.run(`${prefix ?? DEFAULT_SCHEDULER_PREFIX}${name}`, request, {
+      timeout: options.timeout,
+      signal: options.signal,
+    });
+    return result.json<Record<string, unknown>>();
   }
 
   /** Submits a foreground job and resolves with its result (shorthand for `submit().result()`). */

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+// The client's scheduling calls default to the same names; the constant lives on their side.
+import { DEFAULT_SCHEDULER_PREFIX } from '../client/scheduling.js';
 
 /**
  * The delayed-job service's defaults, written once: {@link Scheduler}, {@link SchedulerService},
@@ -9,7 +11,7 @@ export const SCHEDULER_DEFAULTS = {
   /** The table the jobs are kept in. */
   table: 'gearbox_scheduled_jobs',
   /** The prefix of the function names: `gearbox.schedule`, `gearbox.cancel`, … */
-  functionPrefix: 'gearbox.',
+  functionPrefix: DEFAULT_SCHEDULER_PREFIX,
   /** How long a claim is held without renewal; renewed every third of it. */
   leaseMs: 30_000,
   /** The safety-net poll: the longest an instance sleeps without asking the store. */
